@@ -1,0 +1,568 @@
+// Package fakeapi is a fake Telegram Bot API server for tests and for the
+// local development mode.
+//
+// A Server is an http.Handler that answers /bot<token>/<method> the way the
+// real Bot API does: the same envelopes, status codes, error texts and
+// getUpdates semantics (offset confirmation, long polling, the 409 conflicts
+// between pollers and with webhooks, allowed_updates filtering). Tests feed it
+// updates with AddUpdate and AddRawUpdate, inspect what the bot did with Calls,
+// Messages, Offset and Pending, and inject failures with Fail, ForbidChat,
+// MigrateChat, SetWebhook and RevokeToken.
+//
+// Sent messages are kept per chat (see Messages) with ids that grow per chat
+// from 1, shared with the incoming messages of added updates, so replies,
+// edits, copies and deletions behave as on Telegram. Methods the fake does
+// not model answer true; unmodelled send* methods answer a bare Message.
+//
+// Known simplifications: text is stored as sent (parse_mode markup is not
+// parsed into entities), updates do not expire, repeated polls with the same
+// offset are not slowed down, and a webhook, once set, only blocks
+// getUpdates: nothing is delivered to it.
+//
+// The server keeps everything in memory; all methods are safe for concurrent
+// use. It starts no goroutines of its own: a held long poll ends when an
+// update arrives, its timeout passes, a newer getUpdates or setWebhook takes
+// over, the client goes away, or Close is called.
+package fakeapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Token is the only bot token the server accepts.
+	Token string
+	// Bot is the bot's own user, returned by getMe and used as the sender
+	// of the messages the bot sends. When it is the zero User, a default
+	// bot (id 100000001, @fake_bot) is used.
+	Bot User
+	// MaxPollTimeout caps the timeout of getUpdates. It defaults to 50
+	// seconds, as on the real server; tests may lower it to keep long polls
+	// short.
+	MaxPollTimeout time.Duration
+}
+
+// User is a Telegram User object, reduced to the fields the fake needs.
+type User struct {
+	// ID is the user's identifier.
+	ID int64 `json:"id"`
+	// IsBot is true for bots.
+	IsBot bool `json:"is_bot"`
+	// FirstName is the user's first name.
+	FirstName string `json:"first_name"`
+	// Username is the user's username, without the @.
+	Username string `json:"username,omitempty"`
+}
+
+// Fault describes a failure to inject into the next calls of a method, see
+// Server.Fail.
+type Fault struct {
+	// Times is how many calls the fault applies to; 0 means 1.
+	Times int
+	// Code is the error_code and the HTTP status answered, e.g. 429, 500,
+	// 502 or 400. When it is 0 and Reset is false, the fault only delays
+	// the call (see Delay) and the call is then handled normally.
+	Code int
+	// Description is the error description. When empty, a Telegram-like
+	// text for Code is used ("Too Many Requests: retry after 1",
+	// "Internal Server Error", ...).
+	Description string
+	// RetryAfter, when positive, is answered as parameters.retry_after (in
+	// seconds) and as the Retry-After header.
+	RetryAfter int
+	// MigrateToChatID, when non-zero, is answered as
+	// parameters.migrate_to_chat_id.
+	MigrateToChatID int64
+	// Delay is how long to wait before answering. The wait ends early,
+	// without an answer, when the client goes away.
+	Delay time.Duration
+	// Reset makes the server close the connection without answering, as
+	// a connection reset would.
+	Reset bool
+	// AfterProcessing makes the server carry out the call first (store the
+	// message, confirm updates, ...) and only then answer the failure (or
+	// reset the connection), to simulate failures whose outcome is
+	// ambiguous for the client.
+	AfterProcessing bool
+}
+
+// Call is one request the server received.
+type Call struct {
+	// Method is the method's canonical name (sendMessage) when the method
+	// is known, else the name as it was sent.
+	Method string
+	// Params holds the request's parameters, whatever their encoding (JSON
+	// body, x-www-form-urlencoded body, multipart form fields, query
+	// string). Values of form and query parameters are turned into JSON:
+	// integers become JSON numbers, valid JSON objects and arrays stay as
+	// they are, and everything else becomes a JSON string. An uploaded file
+	// is recorded as {"file_name":...,"size":...}.
+	Params map[string]json.RawMessage
+	// At is when the request arrived.
+	At time.Time
+	// Status is the HTTP status answered. It is 0 while the call is in
+	// progress and when no answer was given (connection reset, or the
+	// client went away first).
+	Status int
+}
+
+// Server is a fake Bot API server. Create it with New; it implements
+// http.Handler.
+type Server struct {
+	cfg Config
+
+	mu    sync.Mutex
+	calls []Call
+
+	faults []*faultEntry
+
+	updates   []storedUpdate // pending updates, sorted by id
+	nextID    int64
+	confirmed int64
+	allowed   []string // explicit allowed_updates; nil means the default set
+	webhook   string
+	revoked   bool
+	closed    bool
+	changed   chan struct{} // closed and replaced whenever updates arrive
+	poll      *poller       // the long poll currently held, if any
+
+	chats        map[int64]*chatState
+	usernames    map[string]int64
+	chatErrors   map[int64]apiError
+	queries      map[string]bool // query ids that arrived in updates
+	fileSeq      int64
+	mediaGroupID int64
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// DefaultBot is the bot user used when Config.Bot is zero.
+var DefaultBot = User{ID: 100000001, IsBot: true, FirstName: "Fake Bot", Username: "fake_bot"}
+
+// DefaultMaxPollTimeout is the getUpdates timeout cap used when
+// Config.MaxPollTimeout is zero; it is the real server's cap.
+const DefaultMaxPollTimeout = 50 * time.Second
+
+// New returns a Server configured by cfg, with no pending updates. The first
+// update gets id 1 unless SetNextUpdateID says otherwise.
+func New(cfg Config) *Server {
+	if cfg.Bot == (User{}) {
+		cfg.Bot = DefaultBot
+	}
+	if cfg.MaxPollTimeout <= 0 {
+		cfg.MaxPollTimeout = DefaultMaxPollTimeout
+	}
+	return &Server{
+		cfg:        cfg,
+		nextID:     1,
+		changed:    make(chan struct{}),
+		chats:      make(map[int64]*chatState),
+		usernames:  make(map[string]int64),
+		chatErrors: make(map[int64]apiError),
+		queries:    make(map[string]bool),
+	}
+}
+
+// Bot returns the bot user answered by getMe.
+func (s *Server) Bot() User { return s.cfg.Bot }
+
+// Close ends the long poll held at the moment, which answers with an empty
+// list, and makes later getUpdates calls answer at once instead of waiting.
+// Calling Close is optional; the server stays usable otherwise.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.endPoll(nil)
+}
+
+// Fail queues a fault for the next calls of method; method "*" matches every
+// method. Method names match case-insensitively. Queued faults apply in the
+// order they were queued; each applies to Fault.Times calls. A fault takes
+// effect before any other check (token, method name), as a failing proxy
+// in front of the Bot API would.
+func (s *Server) Fail(method string, f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultEntry{method: method, fault: f, left: f.Times})
+}
+
+// RevokeToken makes every later call, and the long poll held at the moment,
+// answer 401 Unauthorized, as after the token was revoked in @BotFather.
+func (s *Server) RevokeToken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked = true
+	s.endPoll(&apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
+}
+
+// SetWebhook sets the webhook URL, as the setWebhook method would, without
+// recording a call. While a webhook is set, getUpdates answers 409; a held
+// long poll is terminated with 409 as well. An empty url removes the
+// webhook. The fake never delivers updates to the webhook.
+func (s *Server) SetWebhook(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setWebhookLocked(url)
+}
+
+// Webhook returns the webhook URL set, or "" when there is none.
+func (s *Server) Webhook() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.webhook
+}
+
+// Calls returns a copy of every call recorded, in arrival order. Every
+// request to a /bot<token>/<method> path is recorded, including refused and
+// faulted ones; requests to other paths are not.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = copyCall(c)
+	}
+	return out
+}
+
+// CallsTo returns a copy of the calls of method, in arrival order. The
+// method name matches case-insensitively.
+func (s *Server) CallsTo(method string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if strings.EqualFold(c.Method, method) {
+			out = append(out, copyCall(c))
+		}
+	}
+	return out
+}
+
+func copyCall(c Call) Call {
+	p := make(map[string]json.RawMessage, len(c.Params))
+	for k, v := range c.Params {
+		p[k] = append(json.RawMessage(nil), v...)
+	}
+	c.Params = p
+	return c
+}
+
+// ServeHTTP answers one Bot API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, name, ok := splitPath(r.URL.Path)
+	if !ok {
+		writeError(w, &apiError{Code: http.StatusNotFound, Description: "Not Found"})
+		return
+	}
+	canonical, known := lookupMethod(name)
+	params, perr := parseParams(r)
+
+	s.mu.Lock()
+	idx := len(s.calls)
+	s.calls = append(s.calls, Call{Method: canonical, Params: params, At: time.Now()})
+	s.mu.Unlock()
+
+	status := 0
+	defer func() {
+		s.mu.Lock()
+		s.calls[idx].Status = status
+		s.mu.Unlock()
+	}()
+
+	ctx := r.Context()
+	f, faulted := s.takeFault(name)
+	if faulted && f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+	failing := faulted && (f.Reset || f.Code != 0)
+	if failing && !f.AfterProcessing {
+		status = s.fail(w, f)
+		return
+	}
+
+	result, aerr := s.call(ctx, token, canonical, known, params, perr)
+	if aerr == errNoAnswer {
+		return
+	}
+	if failing {
+		status = s.fail(w, f)
+		return
+	}
+	if aerr != nil {
+		status = writeError(w, aerr)
+		return
+	}
+	status = writeResult(w, result)
+}
+
+// call handles a request whose fault injection is done.
+func (s *Server) call(ctx context.Context, token, method string, known bool, p params, perr *apiError) (any, *apiError) {
+	s.mu.Lock()
+	revoked := s.revoked
+	s.mu.Unlock()
+	if revoked || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) != 1 {
+		return nil, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"}
+	}
+	if !known {
+		return nil, &apiError{Code: http.StatusNotFound, Description: "Not Found: method not found"}
+	}
+	if perr != nil {
+		return nil, perr
+	}
+	if method == "getUpdates" {
+		return s.getUpdates(ctx, p)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := handlers[method]; ok {
+		return h(s, p)
+	}
+	return s.genericMethod(method, p)
+}
+
+// fail answers the failure f and returns the status answered.
+func (s *Server) fail(w http.ResponseWriter, f Fault) int {
+	if f.Reset {
+		resetConnection(w)
+		return 0
+	}
+	e := &apiError{
+		Code:            f.Code,
+		Description:     f.Description,
+		RetryAfter:      f.RetryAfter,
+		MigrateToChatID: f.MigrateToChatID,
+	}
+	if e.Description == "" {
+		e.Description = defaultDescription(f.Code, f.RetryAfter)
+	}
+	return writeError(w, e)
+}
+
+// resetConnection closes the client connection without an answer. With
+// HTTP/1 the connection is hijacked and closed with SO_LINGER 0, so the
+// client sees a reset; otherwise the handler is aborted.
+func resetConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+type faultEntry struct {
+	method string
+	fault  Fault
+	left   int
+}
+
+// takeFault pops one use of the first queued fault matching method.
+func (s *Server) takeFault(method string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.faults {
+		if e.method != "*" && !strings.EqualFold(e.method, method) {
+			continue
+		}
+		e.left--
+		if e.left <= 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
+		return e.fault, true
+	}
+	return Fault{}, false
+}
+
+// splitPath splits /bot<token>/<method>.
+func splitPath(path string) (token, method string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/bot")
+	if !ok {
+		return "", "", false
+	}
+	token, method, ok = strings.Cut(rest, "/")
+	if !ok || token == "" || method == "" || strings.Contains(method, "/") {
+		return "", "", false
+	}
+	return token, method, true
+}
+
+// localMethods are methods the fake treats as known even when the
+// telegram package's catalogue does not list them.
+var localMethods = map[string]string{}
+
+func init() {
+	for _, name := range []string{
+		"getMe", "getUpdates", "logOut", "close",
+		"setWebhook", "deleteWebhook", "getWebhookInfo",
+		"sendMessage", "sendPhoto", "sendAudio", "sendDocument", "sendVideo",
+		"sendAnimation", "sendVoice", "sendVideoNote", "sendSticker",
+		"sendLocation", "sendVenue", "sendContact", "sendPoll", "sendDice",
+		"sendMediaGroup", "sendChatAction", "sendMessageDraft",
+		"copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+		"editMessageText", "editMessageCaption", "editMessageReplyMarkup",
+		"deleteMessage", "deleteMessages",
+		"answerCallbackQuery", "answerInlineQuery", "answerPreCheckoutQuery",
+		"answerShippingQuery", "setMessageReaction",
+	} {
+		localMethods[strings.ToLower(name)] = name
+	}
+}
+
+// lookupMethod returns a method's canonical name and whether it exists.
+func lookupMethod(name string) (string, bool) {
+	if info, ok := telegram.LookupMethod(name); ok {
+		return info.Name, true
+	}
+	if c, ok := localMethods[strings.ToLower(name)]; ok {
+		return c, true
+	}
+	return name, false
+}
+
+// apiError is a Bot API refusal.
+type apiError struct {
+	Code            int
+	Description     string
+	RetryAfter      int
+	MigrateToChatID int64
+}
+
+// errNoAnswer tells ServeHTTP not to answer: the client went away.
+var errNoAnswer = &apiError{}
+
+func badRequest(text string) *apiError {
+	return &apiError{Code: http.StatusBadRequest, Description: "Bad Request: " + text}
+}
+
+// defaultDescription returns the description Telegram uses for code.
+func defaultDescription(code, retryAfter int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "Bad Request"
+	case http.StatusUnauthorized:
+		return "Unauthorized"
+	case http.StatusForbidden:
+		return "Forbidden"
+	case http.StatusNotFound:
+		return "Not Found"
+	case http.StatusConflict:
+		return "Conflict"
+	case http.StatusTooManyRequests:
+		if retryAfter > 0 {
+			return "Too Many Requests: retry after " + strconv.Itoa(retryAfter)
+		}
+		return "Too Many Requests"
+	}
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Error " + strconv.Itoa(code)
+}
+
+type responseParameters struct {
+	MigrateToChatID int64 `json:"migrate_to_chat_id,omitempty"`
+	RetryAfter      int   `json:"retry_after,omitempty"`
+}
+
+type errorEnvelope struct {
+	OK          bool                `json:"ok"`
+	ErrorCode   int                 `json:"error_code"`
+	Description string              `json:"description"`
+	Parameters  *responseParameters `json:"parameters,omitempty"`
+}
+
+type okEnvelope struct {
+	OK          bool   `json:"ok"`
+	Result      any    `json:"result"`
+	Description string `json:"description,omitempty"`
+}
+
+// described is a result answered together with a description, as
+// setWebhook's "Webhook was set".
+type described struct {
+	result      any
+	description string
+}
+
+func writeResult(w http.ResponseWriter, result any) int {
+	env := okEnvelope{OK: true, Result: result}
+	if d, ok := result.(described); ok {
+		env.Result, env.Description = d.result, d.description
+	}
+	return writeJSON(w, http.StatusOK, env)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) int {
+	env := errorEnvelope{ErrorCode: e.Code, Description: e.Description}
+	if e.RetryAfter > 0 || e.MigrateToChatID != 0 {
+		env.Parameters = &responseParameters{RetryAfter: e.RetryAfter, MigrateToChatID: e.MigrateToChatID}
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	code := e.Code
+	if code < 100 || code > 999 {
+		code = http.StatusInternalServerError
+	}
+	return writeJSON(w, code, env)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) int {
+	b, err := marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return status
+}
+
+// marshal encodes v as JSON without escaping <, > and &, as Telegram does.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// mustMarshal encodes values that cannot fail to encode.
+func mustMarshal(v any) json.RawMessage {
+	b, err := marshal(v)
+	if err != nil {
+		panic("fakeapi: " + err.Error())
+	}
+	return b
+}
