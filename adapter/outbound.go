@@ -1,0 +1,225 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// Caller calls Bot API methods. *telegram.Client implements it.
+type Caller interface {
+	Call(ctx context.Context, method string, params any) (json.RawMessage, error)
+}
+
+// InvalidEventError is an outbound event the adapter refuses before calling
+// Telegram: not an object, no known type, a refused method, or a missing
+// chat_id where none can be defaulted.
+type InvalidEventError struct {
+	// Index is the event's position in its reply or /send body.
+	Index int
+	// Reason says what is wrong, for the application author.
+	Reason string
+}
+
+func (e *InvalidEventError) Error() string {
+	return fmt.Sprintf("event %d: %s", e.Index, e.Reason)
+}
+
+// CallError is an outbound call that failed: Telegram refused it, or its
+// outcome is unknown, or Telegram could not be reached.
+type CallError struct {
+	// Index is the failing event's position; the ones before it succeeded.
+	Index int
+	// Method is the Bot API method called.
+	Method string
+	// Err is the cause: a *telegram.Error, telegram.ErrOutcomeUnknown, ...
+	Err error
+}
+
+func (e *CallError) Error() string { return fmt.Sprintf("event %d (%s): %v", e.Index, e.Method, e.Err) }
+func (e *CallError) Unwrap() error { return e.Err }
+
+// refused are the methods that would break the adapter's own polling or the
+// bot's session.
+var refused = map[string]bool{
+	"getUpdates":    true,
+	"setWebhook":    true,
+	"deleteWebhook": true,
+	"logOut":        true,
+	"close":         true,
+}
+
+var snakeType = regexp.MustCompile(`^telegram\.[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// call is one validated outbound call.
+type call struct {
+	method  string
+	params  map[string]json.RawMessage
+	chatKey string // the target chat as written, for per-chat ordering; "" if none
+}
+
+// methodName turns "send_message" into "sendMessage".
+func methodName(snake string) string {
+	parts := strings.Split(snake, "_")
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, p := range parts[1:] {
+		b.WriteString(strings.ToUpper(p[:1]))
+		b.WriteString(p[1:])
+	}
+	return b.String()
+}
+
+// prepare validates one outbound event for scope s (nil when the send_token
+// was used) and fills chat_id and business_connection_id defaults.
+func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
+	bad := func(format string, a ...any) (call, error) {
+		return call{}, &InvalidEventError{Index: idx, Reason: fmt.Sprintf(format, a...)}
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return bad("an outbound event must be a JSON object with a \"type\"")
+	}
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &params); err != nil {
+		return bad("malformed JSON: %v", err)
+	}
+	var typ string
+	if t, ok := params["type"]; !ok || json.Unmarshal(t, &typ) != nil {
+		return bad("missing \"type\" (e.g. \"telegram.send_message\")")
+	}
+	if !snakeType.MatchString(typ) {
+		return bad("unknown event type %q: outbound types are telegram.<bot api method in snake_case>, e.g. telegram.send_message", typ)
+	}
+	delete(params, "type")
+	method := methodName(strings.TrimPrefix(typ, "telegram."))
+	if refused[method] {
+		return bad("event type %q is refused: %s would break the adapter", typ, method)
+	}
+	c := call{method: method, params: params}
+	info, known := telegram.LookupMethod(method)
+	if !known || info.ChatID == telegram.ChatIDNone {
+		return c, nil
+	}
+	chatID, hasChat := params["chat_id"]
+	_, hasInline := params["inline_message_id"]
+	defaulted := false
+	switch {
+	case hasChat:
+	case hasInline && info.InlineMessageID:
+		return c, nil
+	case info.ChatID == telegram.ChatIDOptional:
+		return c, nil
+	case s == nil:
+		return bad("%s needs \"chat_id\" when sent with the send_token", typ)
+	case s.Kind != ScopeChat:
+		return bad("%s needs \"chat_id\" in a %s scope (only chat scopes have a default chat)", typ, s.Kind)
+	default:
+		chatID = json.RawMessage(strconv.FormatInt(s.ID, 10))
+		params["chat_id"] = chatID
+		defaulted = true
+	}
+	c.chatKey = chatKey(chatID)
+	// A business chat's calls go through its business connection, when they
+	// target the scope's own chat.
+	if s != nil && s.BusinessConnectionID != "" && info.BusinessConnection {
+		if _, has := params["business_connection_id"]; !has && (defaulted || c.chatKey == strconv.FormatInt(s.ID, 10)) {
+			params["business_connection_id"] = json.RawMessage(strconv.Quote(s.BusinessConnectionID))
+		}
+	}
+	return c, nil
+}
+
+// chatKey normalises a chat_id (123, "123", "@name") for per-chat ordering.
+func chatKey(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.ToLower(s)
+	}
+	return string(bytes.TrimSpace(raw))
+}
+
+// Executor carries out outbound events: validation, defaults, and calls in
+// order, one chat's calls never overtaking each other.
+type Executor struct {
+	tg    Caller
+	mu    sync.Mutex
+	chats map[string]*chatLock
+}
+
+type chatLock struct {
+	sync.Mutex
+	refs int
+}
+
+// NewExecutor returns an Executor calling Telegram through tg.
+func NewExecutor(tg Caller) *Executor {
+	return &Executor{tg: tg, chats: make(map[string]*chatLock)}
+}
+
+func (e *Executor) lock(key string) func() {
+	if key == "" {
+		return func() {}
+	}
+	e.mu.Lock()
+	l := e.chats[key]
+	if l == nil {
+		l = &chatLock{}
+		e.chats[key] = l
+	}
+	l.refs++
+	e.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		e.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(e.chats, key)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// Validate checks every event first, so that a bad event in an array sends
+// nothing at all.
+func (e *Executor) validate(s *Scope, events []json.RawMessage) ([]call, error) {
+	calls := make([]call, len(events))
+	for i, raw := range events {
+		c, err := prepare(s, raw, i)
+		if err != nil {
+			return nil, err
+		}
+		calls[i] = c
+	}
+	return calls, nil
+}
+
+// Execute validates events for scope s (nil for the send_token) and calls
+// them in order, stopping at the first failure. It returns the Telegram
+// result of each call made; on failure the error is an *InvalidEventError
+// (nothing was called) or a *CallError.
+func (e *Executor) Execute(ctx context.Context, s *Scope, events []json.RawMessage) ([]json.RawMessage, error) {
+	calls, err := e.validate(s, events)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]json.RawMessage, 0, len(calls))
+	for i, c := range calls {
+		unlock := e.lock(c.chatKey)
+		res, err := e.tg.Call(ctx, c.method, c.params)
+		unlock()
+		if err != nil {
+			return results, &CallError{Index: i, Method: c.method, Err: err}
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
