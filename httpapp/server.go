@@ -1,0 +1,205 @@
+package httpapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// Sender carries out /send requests. *adapter.Adapter implements it.
+type Sender interface {
+	Authorize(token string) (adapter.Principal, error)
+	Send(ctx context.Context, p adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error)
+}
+
+var _ Sender = (*adapter.Adapter)(nil)
+
+// RouterOptions configure NewRouter.
+type RouterOptions struct {
+	Sender Sender
+	// BodyLimit bounds a /send body (default 1 MiB).
+	BodyLimit int64
+	// Logger receives handler errors; never a token.
+	Logger *slog.Logger
+}
+
+// NewRouter returns the local server's handler: POST /send.
+func NewRouter(opt RouterOptions) http.Handler {
+	if opt.BodyLimit <= 0 {
+		opt.BodyLimit = 1 << 20
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := chi.NewRouter()
+	r.Use(recoverJSON(opt.Logger))
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, apiError{Description: "method not allowed: use POST"})
+	})
+	h := &sendHandler{opt: opt}
+	r.Post("/send", h.ServeHTTP)
+	return r
+}
+
+// apiError is the JSON body of every error answer.
+type apiError struct {
+	Description string            `json:"description"`
+	ErrorCode   int               `json:"error_code,omitempty"`
+	RetryAfter  int               `json:"retry_after,omitempty"`
+	FailedIndex *int              `json:"failed_index,omitempty"`
+	Results     []json.RawMessage `json:"results,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e apiError) {
+	writeJSON(w, status, struct {
+		OK bool `json:"ok"`
+		apiError
+	}{false, e})
+}
+
+func recoverJSON(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+					writeError(w, http.StatusInternalServerError, apiError{Description: "internal error"})
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type sendHandler struct{ opt RouterOptions }
+
+func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="asgigram"`)
+		writeError(w, http.StatusUnauthorized, apiError{Description: "missing token: send Authorization: Bearer <scope token or send_token>"})
+		return
+	}
+	p, err := h.opt.Sender.Authorize(token)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case adapter.IsJSONContentType(r.Header.Get("Content-Type")):
+	case mt == "multipart/form-data":
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: "multipart/form-data uploads are not supported yet: send application/json"})
+		return
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json", r.Header.Get("Content-Type"))})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.BodyLimit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, apiError{Description: fmt.Sprintf("body larger than the limit of %d bytes (send_body_limit)", mbe.Limit)})
+			return
+		}
+		writeError(w, http.StatusBadRequest, apiError{Description: "reading body: " + err.Error()})
+		return
+	}
+	events, err := adapter.SplitEvents(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, apiError{Description: err.Error()})
+		return
+	}
+	results, err := h.opt.Sender.Send(r.Context(), p, events)
+	if err != nil {
+		h.failWith(w, err, results)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		OK      bool              `json:"ok"`
+		Results []json.RawMessage `json:"results"`
+	}{true, results})
+}
+
+func (h *sendHandler) fail(w http.ResponseWriter, err error) { h.failWith(w, err, nil) }
+
+// failWith maps an adapter error to PROTOCOL §5's status table.
+func (h *sendHandler) failWith(w http.ResponseWriter, err error, results []json.RawMessage) {
+	var (
+		inv *adapter.InvalidEventError
+		ce  *adapter.CallError
+		te  *telegram.Error
+	)
+	switch {
+	case errors.Is(err, adapter.ErrUnknownToken):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="asgigram", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, apiError{Description: "unknown token"})
+	case errors.Is(err, adapter.ErrExpiredToken):
+		writeError(w, http.StatusGone, apiError{Description: "the token's scope has expired (idle longer than scope_idle_timeout, or evicted): use the token of a newer event, or the send_token"})
+	case errors.Is(err, adapter.ErrShuttingDown):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, apiError{Description: "asgigram is shutting down"})
+	case errors.As(err, &inv):
+		i := inv.Index
+		writeError(w, http.StatusBadRequest, apiError{Description: inv.Reason, FailedIndex: &i})
+	case errors.As(err, &ce):
+		i := ce.Index
+		e := apiError{FailedIndex: &i, Results: results}
+		status := http.StatusBadGateway
+		switch {
+		case errors.Is(err, telegram.ErrOutcomeUnknown):
+			status = http.StatusGatewayTimeout
+			e.Description = fmt.Sprintf("the outcome of %s is unknown (%v): it was not retried, so that nothing is sent twice", ce.Method, ce.Err)
+			if errors.As(err, &te) {
+				e.ErrorCode = te.Code
+			}
+		case errors.As(err, &te):
+			e.Description = te.Description
+			e.ErrorCode = te.Code
+			e.RetryAfter = te.RetryAfter
+		case errors.Is(err, context.DeadlineExceeded):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+			e.Description = fmt.Sprintf("%s could not be made within send_timeout", ce.Method)
+		default:
+			e.Description = fmt.Sprintf("%s failed: %v", ce.Method, ce.Err)
+		}
+		writeError(w, status, e)
+	default:
+		h.opt.Logger.Error("/send failed", "error", err)
+		writeError(w, http.StatusInternalServerError, apiError{Description: "internal error"})
+	}
+}
+
+// bearer extracts the token of "Authorization: Bearer <token>".
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
