@@ -1,0 +1,199 @@
+// Command asgigram lets any HTTP endpoint be a Telegram bot: it long-polls
+// the Bot API, POSTs every update as a JSON event to the application URL, and
+// carries out the events the application answers with or sends to /send.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/config"
+	"github.com/asgigram/asgigram/httpapp"
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit codes. A supervisor should not restart on ExitConfig or ExitToken:
+// the same configuration fails the same way.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // a runtime failure (e.g. the listen address is taken)
+	ExitConfig  = 2 // bad configuration or usage
+	ExitToken   = 3 // Telegram rejected the bot token (401)
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := (&Main{Stdout: os.Stdout, Stderr: os.Stderr}).Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Main is the program, with its output streams, so tests can run it.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run parses args, runs asgigram until ctx ends, and returns the exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	cfg, err := config.Load(args, m.Stderr)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		return ExitOK
+	case err != nil:
+		fmt.Fprintf(m.Stderr, "asgigram: %v\n", err)
+		return ExitConfig
+	case cfg.Version:
+		fmt.Fprintf(m.Stdout, "asgigram %s\n", version)
+		return ExitOK
+	}
+	log := newLogger(cfg, m.Stderr)
+	if err := run(ctx, cfg, log); err != nil {
+		if errors.Is(err, telegram.ErrUnauthorized) {
+			log.Error("the bot token was rejected by Telegram (401 Unauthorized): check token / ASGIGRAM_TOKEN")
+			return ExitToken
+		}
+		log.Error("asgigram stopped", "error", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// newLogger builds the slog logger of cfg. As a last line of defence it
+// removes the bot token and the other secrets from every string it prints.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	var secrets []string
+	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken} {
+		if s != "" {
+			secrets = append(secrets, s, "[redacted]")
+		}
+	}
+	var scrub *strings.Replacer
+	if len(secrets) > 0 {
+		scrub = strings.NewReplacer(secrets...)
+	}
+	opts := &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if scrub == nil {
+				return a
+			}
+			switch a.Value.Kind() {
+			case slog.KindString:
+				a.Value = slog.StringValue(scrub.Replace(a.Value.String()))
+			case slog.KindAny:
+				if err, ok := a.Value.Any().(error); ok {
+					a.Value = slog.StringValue(scrub.Replace(err.Error()))
+				}
+			}
+			return a
+		},
+	}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// run wires the parts and runs them until ctx ends or one fails.
+func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	publicURL := cfg.PublicURL
+	if _, port, _ := net.SplitHostPort(cfg.Listen); port == "0" && strings.HasSuffix(publicURL, ":0") {
+		publicURL = "http://" + localAddr(ln.Addr())
+	}
+	ua := "asgigram/" + version
+	tg := telegram.New(cfg.APIURL, cfg.Token, telegram.Options{
+		PollTimeout: cfg.PollTimeout,
+		UserAgent:   ua,
+		Logger:      log.With("system", "telegram"),
+	})
+	app := httpapp.NewClient(httpapp.ClientOptions{
+		URL:         cfg.AppURL,
+		SecretKey:   cfg.AppSecretKey,
+		Timeout:     cfg.AppTimeout,
+		MaxAttempts: cfg.AppMaxAttempts,
+		MaxElapsed:  cfg.AppMaxElapsed,
+		MaxBody:     cfg.SendBodyLimit,
+		UserAgent:   ua,
+	})
+	ad := adapter.New(adapter.Options{
+		Telegram:         tg,
+		App:              app,
+		SendURL:          publicURL + "/send",
+		SendToken:        cfg.SendToken,
+		PollTimeout:      cfg.PollTimeout,
+		AllowedUpdates:   cfg.AllowedUpdates,
+		MaxConcurrency:   cfg.MaxConcurrency,
+		ScopeIdleTimeout: cfg.ScopeIdleTimeout,
+		MaxScopes:        cfg.MaxScopes,
+		SendTimeout:      cfg.SendTimeout,
+		ShutdownGrace:    cfg.ShutdownGrace,
+		Logger:           log.With("system", "adapter"),
+	})
+	srv := &http.Server{
+		Handler: httpapp.NewRouter(httpapp.RouterOptions{
+			Sender:    ad,
+			BodyLimit: cfg.SendBodyLimit,
+			Logger:    log.With("system", "http"),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", cfg.AppURL)
+
+	g, gctx := errgroup.WithContext(ctx)
+	// The adapter runs until ctx ends (then drains within shutdown_grace),
+	// or until it fails; either way the HTTP server follows it down.
+	adapterDone := make(chan struct{})
+	g.Go(func() error {
+		defer close(adapterDone)
+		return ad.Run(gctx)
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-adapterDone
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+// localAddr renders a listener address for URLs, an unspecified host
+// becoming 127.0.0.1.
+func localAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
