@@ -50,7 +50,7 @@ const (
 // ScopeRef identifies the scope an update belongs to.
 type ScopeRef struct {
 	// Key is the scope's identity: "chat:<id>", "business:<connection>:<id>",
-	// "guest:<id>", "user:<id>" or "bot".
+	// "guest:<id>" (or "guest:<connection>:<id>"), "user:<id>" or "bot".
 	Key string
 	// Kind is chat, user or bot.
 	Kind ScopeKind
@@ -246,7 +246,10 @@ func (m *Mapper) scope(field string, obj map[string]json.RawMessage) ScopeRef {
 			ref.Key = "business:" + conn + ":" + strconv.FormatInt(id, 10)
 		case field == "guest_message":
 			ref.BusinessConnectionID = conn
-			ref.Key = "guest:" + conn + ":" + strconv.FormatInt(id, 10)
+			ref.Key = "guest:" + strconv.FormatInt(id, 10)
+			if conn != "" {
+				ref.Key = "guest:" + conn + ":" + strconv.FormatInt(id, 10)
+			}
 		}
 		ref.JSON = scopeJSON("chat", chat, ref.BusinessConnectionID)
 		return ref
