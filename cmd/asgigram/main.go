@@ -178,9 +178,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	})
 	g.Go(func() error {
 		<-adapterDone
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		// Requests in flight get a moment to finish. A connection that was
+		// opened but never used (clients dial spares) would hold Shutdown
+		// for 5 s: past the moment, close whatever is left.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
+		return nil
 	})
 	return g.Wait()
 }
