@@ -147,10 +147,15 @@ func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, n int)
 
 // checkRetry decides per attempt, following PROTOCOL §6.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st, _ := ctx.Value(attemptKey{}).(*attempt)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests && st != nil {
+		// A 429 is a refusal: nothing was carried out, so a context that
+		// ends during the retry_after wait leaves no outcome unknown.
+		st.wrote.Store(false)
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
-	st, _ := ctx.Value(attemptKey{}).(*attempt)
 	safe := st == nil || st.safe
 	if err != nil {
 		// Before the request was written nothing can have happened.
