@@ -95,6 +95,33 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger
+	// OnDelivery, when set, is called after every finished delivery (the
+	// dev mode's trace, metrics). It must not block.
+	OnDelivery func(Trace)
+}
+
+// Trace describes one finished delivery.
+type Trace struct {
+	UpdateID int64
+	// Type is the event type, e.g. "telegram.message".
+	Type string
+	// Scope is the scope key, e.g. "chat:-1001234567890".
+	Scope string
+	// Status is the application's last HTTP status (0: no answer).
+	Status int
+	// Latency is the time from the first POST to the final answer.
+	Latency time.Duration
+	// Err is the delivery's or the reply's failure, nil when all went well.
+	Err error
+	// Calls are the outbound calls of the reply, in order; a failed one is
+	// last.
+	Calls []TraceCall
+}
+
+// TraceCall is one outbound call of a reply.
+type TraceCall struct {
+	Method string
+	Err    error
 }
 
 // ErrShuttingDown is returned by Send once the adapter has stopped.
@@ -316,6 +343,12 @@ func (a *Adapter) Send(ctx context.Context, p Principal, events []json.RawMessag
 	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
 	defer cancel()
 	return a.exec.Execute(ctx, p.scope, events)
+}
+
+func (a *Adapter) trace(t Trace) {
+	if a.opt.OnDelivery != nil {
+		a.opt.OnDelivery(t)
+	}
 }
 
 // webhookID is the Standard Webhooks id of an update: stable across retries

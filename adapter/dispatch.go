@@ -72,6 +72,7 @@ func (d *dispatcher) deliver(ctx context.Context, ev Event) bool {
 	s := a.reg.Acquire(ev.Scope)
 	defer a.reg.Release(s)
 	log := a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
+	tr := Trace{UpdateID: ev.UpdateID, Type: ev.Type, Scope: ev.Scope.Key}
 
 	start := time.Now()
 	resp, err := a.opt.App.Deliver(ctx, AppRequest{
@@ -80,32 +81,41 @@ func (d *dispatcher) deliver(ctx context.Context, ev Event) bool {
 		WebhookID: a.webhookID(ev.UpdateID),
 		Body:      envelope(ev, s.Token(), a.opt.SendURL),
 	})
+	tr.Latency = time.Since(start)
+	tr.Status = resp.Status
 	if err != nil {
 		if ctx.Err() != nil {
 			return false
 		}
+		var se interface{ HTTPStatus() int }
+		if errors.As(err, &se) {
+			tr.Status = se.HTTPStatus()
+		}
 		log.Error("delivery failed", logErr, err)
+		tr.Err = err
+		a.trace(tr)
 		return true
 	}
-	log.Debug("delivered", "status", resp.Status, "latency", time.Since(start).Round(time.Microsecond))
+	log.Debug("delivered", "status", resp.Status, "latency", tr.Latency.Round(time.Microsecond))
 	events, err := ParseReply(resp.ContentType, resp.Body)
 	switch {
 	case errors.Is(err, ErrNotJSON):
 		log.Debug("reply body is not JSON: nothing to send", "content_type", resp.ContentType, "bytes", len(resp.Body))
-		return true
 	case err != nil:
 		log.Error("bad reply body: nothing sent", logErr, err)
-		return true
-	case len(events) == 0:
-		return true
-	}
-	results, err := a.exec.Execute(ctx, s, events)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false
+		tr.Err = err
+	case len(events) > 0:
+		results, calls, err := a.exec.execute(ctx, s, events)
+		tr.Calls = calls
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			log.Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
+			tr.Err = err
 		}
-		log.Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
 	}
+	a.trace(tr)
 	return true
 }
 

@@ -207,19 +207,27 @@ func (e *Executor) validate(s *Scope, events []json.RawMessage) ([]call, error) 
 // result of each call made; on failure the error is an *InvalidEventError
 // (nothing was called) or a *CallError.
 func (e *Executor) Execute(ctx context.Context, s *Scope, events []json.RawMessage) ([]json.RawMessage, error) {
+	results, _, err := e.execute(ctx, s, events)
+	return results, err
+}
+
+// execute is Execute that also reports the calls it made.
+func (e *Executor) execute(ctx context.Context, s *Scope, events []json.RawMessage) ([]json.RawMessage, []TraceCall, error) {
 	calls, err := e.validate(s, events)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	results := make([]json.RawMessage, 0, len(calls))
+	traces := make([]TraceCall, 0, len(calls))
 	for i, c := range calls {
 		unlock := e.lock(c.chatKey)
 		res, err := e.tg.Call(ctx, c.method, c.params)
 		unlock()
+		traces = append(traces, TraceCall{Method: c.method, Err: err})
 		if err != nil {
-			return results, &CallError{Index: i, Method: c.method, Err: err}
+			return results, traces, &CallError{Index: i, Method: c.method, Err: err}
 		}
 		results = append(results, res)
 	}
-	return results, nil
+	return results, traces, nil
 }

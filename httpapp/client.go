@@ -106,6 +106,9 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// HTTPStatus returns the last HTTP status (0 when there was no response).
+func (e *DeliveryError) HTTPStatus() int { return e.Status }
+
 // Deliver POSTs one event, retrying connection errors, timeouts, 408, 429
 // (after Retry-After) and 5xx with capped exponential backoff and jitter
 // within MaxAttempts and MaxElapsed. 3xx and other 4xx are final.

@@ -32,6 +32,8 @@ type RouterOptions struct {
 	BodyLimit int64
 	// Logger receives handler errors; never a token.
 	Logger *slog.Logger
+	// Routes, when set, adds routes (the dev mode's endpoints).
+	Routes func(chi.Router)
 }
 
 // NewRouter returns the local server's handler: POST /send.
@@ -52,6 +54,9 @@ func NewRouter(opt RouterOptions) http.Handler {
 	})
 	h := &sendHandler{opt: opt}
 	r.Post("/send", h.ServeHTTP)
+	if opt.Routes != nil {
+		opt.Routes(r)
+	}
 	return r
 }
 

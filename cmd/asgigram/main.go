@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/asgigram/asgigram/adapter"
@@ -51,6 +52,9 @@ type Main struct {
 
 // Run parses args, runs asgigram until ctx ends, and returns the exit code.
 func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "dev" {
+		return m.runDev(ctx, args[1:])
+	}
 	cfg, err := config.Load(args, m.Stderr)
 	switch {
 	case errors.Is(err, config.ErrHelp):
@@ -63,7 +67,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		return ExitOK
 	}
 	log := newLogger(cfg, m.Stderr)
-	if err := run(ctx, cfg, log); err != nil {
+	if err := run(ctx, cfg, log, runOptions{}); err != nil {
 		if errors.Is(err, telegram.ErrUnauthorized) {
 			log.Error("the bot token was rejected by Telegram (401 Unauthorized): check token / ASGIGRAM_TOKEN")
 			return ExitToken
@@ -112,11 +116,24 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// runOptions let the dev mode reuse run.
+type runOptions struct {
+	// ln is the local server's listener; nil listens on cfg.Listen.
+	ln net.Listener
+	// routes adds routes to the local server.
+	routes func(chi.Router)
+	// onDelivery is called after every delivery.
+	onDelivery func(adapter.Trace)
+}
+
 // run wires the parts and runs them until ctx ends or one fails.
-func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions) error {
+	ln := ro.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 	publicURL := cfg.PublicURL
 	if _, port, _ := net.SplitHostPort(cfg.Listen); port == "0" && strings.HasSuffix(publicURL, ":0") {
@@ -150,12 +167,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		SendTimeout:      cfg.SendTimeout,
 		ShutdownGrace:    cfg.ShutdownGrace,
 		Logger:           log.With("system", "adapter"),
+		OnDelivery:       ro.onDelivery,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
 			Sender:    ad,
 			BodyLimit: cfg.SendBodyLimit,
 			Logger:    log.With("system", "http"),
+			Routes:    ro.routes,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
