@@ -98,6 +98,9 @@ type Options struct {
 	// OnDelivery, when set, is called after every finished delivery (the
 	// dev mode's trace, metrics). It must not block.
 	OnDelivery func(Trace)
+	// OnReceived, when set, is called for every update fetched, with its
+	// event type ("telegram.message"). It must not block.
+	OnReceived func(eventType string)
 }
 
 // Trace describes one finished delivery.
@@ -137,8 +140,38 @@ type Adapter struct {
 	sink     Sink
 	closed   atomic.Bool
 	offset   atomic.Int64
-	lastPoll atomic.Int64 // unix nanos of the last successful getUpdates
+	pending  atomic.Int64 // updates fetched and not yet finished
+	started  atomic.Bool  // getMe succeeded
+	failing  atomic.Bool  // the last getUpdates failed
+	conflict atomic.Bool  // the last getUpdates failed with 409
 }
+
+// Health says whether the adapter is ready, and if not, why.
+type Health struct {
+	Ready   bool     `json:"ready"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Health reports readiness: getMe succeeded, the last getUpdates succeeded,
+// no 409 conflict, not stopped.
+func (a *Adapter) Health() Health {
+	var why []string
+	if !a.started.Load() {
+		why = append(why, "not connected to Telegram yet (getMe has not succeeded)")
+	}
+	if a.conflict.Load() {
+		why = append(why, "polling conflict (409): another getUpdates consumer or a webhook is active")
+	} else if a.failing.Load() {
+		why = append(why, "getUpdates is failing")
+	}
+	if a.closed.Load() {
+		why = append(why, "stopped")
+	}
+	return Health{Ready: len(why) == 0, Reasons: why}
+}
+
+// Pending returns the number of updates fetched and not yet finished.
+func (a *Adapter) Pending() int { return int(a.pending.Load()) }
 
 // New returns an Adapter; Run starts it.
 func New(opt Options) *Adapter {
@@ -183,6 +216,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.started.Store(true)
 	a.log.Info("connected to telegram", "bot_id", me.ID, "bot_username", me.Username)
 	a.mapper = Mapper{BotUser: meRaw, BotID: me.ID}
 	a.sink = newDispatcher(a)
@@ -257,8 +291,10 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			if errors.Is(err, telegram.ErrUnauthorized) {
 				return unconfirmed, fmt.Errorf("getUpdates: %w", telegram.ErrUnauthorized)
 			}
+			a.failing.Store(true)
 			var te *telegram.Error
 			if errors.As(err, &te) && te.Code == 409 {
+				a.conflict.Store(true)
 				if !conflict {
 					a.log.Error("polling conflict: another getUpdates consumer or a webhook is active", logErr, err)
 				}
@@ -274,7 +310,8 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			conflict = false
 		}
 		b.reset()
-		a.lastPoll.Store(time.Now().UnixNano())
+		a.failing.Store(false)
+		a.conflict.Store(false)
 		unconfirmed = false // this call confirmed everything below off
 		if len(raws) == 0 {
 			continue

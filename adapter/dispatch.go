@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,11 +35,21 @@ func (d *dispatcher) Put(ctx context.Context, ups []Update) error {
 			d.a.log.Error("cannot map update: not delivered", logUpdateID, u.ID, logErr, err)
 			continue
 		}
+		if d.a.opt.OnReceived != nil {
+			d.a.opt.OnReceived(ev.Type)
+		}
 		if _, ok := byScope[ev.Scope.Key]; !ok {
 			keys = append(keys, ev.Scope.Key)
 		}
 		byScope[ev.Scope.Key] = append(byScope[ev.Scope.Key], ev)
 	}
+	var n int64
+	for _, evs := range byScope {
+		n += int64(len(evs))
+	}
+	d.a.pending.Add(n)
+	var finished atomic.Int64
+	defer func() { d.a.pending.Add(finished.Load() - n) }()
 	var wg sync.WaitGroup
 	var unfinished sync.Once
 	var ctxErr error
@@ -54,6 +65,10 @@ func (d *dispatcher) Put(ctx context.Context, ups []Update) error {
 				}
 				ok := d.deliver(ctx, ev)
 				<-d.sem
+				if ok {
+					d.a.pending.Add(-1)
+					finished.Add(1)
+				}
 				if !ok {
 					unfinished.Do(func() { ctxErr = ctx.Err() })
 					return

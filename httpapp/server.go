@@ -34,9 +34,15 @@ type RouterOptions struct {
 	Logger *slog.Logger
 	// Routes, when set, adds routes (the dev mode's endpoints).
 	Routes func(chi.Router)
+	// Health, when set, serves GET /readyz: 200 when ready, else 503, with
+	// the reasons as JSON.
+	Health func() adapter.Health
+	// Metrics, when set, is served on GET /metrics.
+	Metrics http.Handler
 }
 
-// NewRouter returns the local server's handler: POST /send.
+// NewRouter returns the local server's handler: POST /send, GET /healthz,
+// and (when configured) GET /readyz and GET /metrics.
 func NewRouter(opt RouterOptions) http.Handler {
 	if opt.BodyLimit <= 0 {
 		opt.BodyLimit = 1 << 20
@@ -47,13 +53,29 @@ func NewRouter(opt RouterOptions) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverJSON(opt.Logger))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send"})
+		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /healthz, /readyz and /metrics"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, apiError{Description: "method not allowed: use POST"})
 	})
 	h := &sendHandler{opt: opt}
 	r.Post("/send", h.ServeHTTP)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	if opt.Health != nil {
+		r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			h := opt.Health()
+			status := http.StatusOK
+			if !h.Ready {
+				status = http.StatusServiceUnavailable
+			}
+			writeJSON(w, status, h)
+		})
+	}
+	if opt.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", opt.Metrics)
+	}
 	if opt.Routes != nil {
 		opt.Routes(r)
 	}

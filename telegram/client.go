@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,10 +42,30 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives debug lines about retries (never a URL). Default: discard.
 	Logger *slog.Logger
+	// Observe, when set, is called once per call when it ends (metrics).
+	Observe func(CallStats)
+}
+
+// Outcomes of a call, for CallStats.
+const (
+	OutcomeOK      = "ok"      // Telegram answered ok
+	OutcomeRefused = "refused" // Telegram answered with an error
+	OutcomeUnknown = "unknown" // the call may or may not have happened
+	OutcomeFailed  = "failed"  // Telegram was not reached, or the caller gave up
+)
+
+// CallStats describes one finished call.
+type CallStats struct {
+	Method  string
+	Outcome string
+	// RateLimited counts the 429 answers waited out during the call.
+	RateLimited int
+	Duration    time.Duration
 }
 
 // Client calls the Bot API of one bot.
 type Client struct {
+	observe   func(CallStats)
 	base      string // <api_url>/bot<token>/
 	red       redactor
 	call      *retryablehttp.Client
@@ -84,6 +105,7 @@ func New(apiURL, token string, opt Options) *Client {
 		red:       redactor{token: token},
 		userAgent: opt.UserAgent,
 		log:       opt.Logger,
+		observe:   opt.Observe,
 	}
 	c.call = c.newRetrying(opt, opt.Timeout)
 	c.poll = c.newRetrying(opt, opt.PollTimeout+15*time.Second)
@@ -127,9 +149,10 @@ func Safe(method string) bool {
 // attempt is the state of one call shared with the retry hooks through the
 // request's context.
 type attempt struct {
-	method string
-	safe   bool
-	wrote  atomic.Bool // the current attempt's request was written in full
+	method      string
+	safe        bool
+	wrote       atomic.Bool  // the current attempt's request was written in full
+	rateLimited atomic.Int32 // 429 answers seen
 }
 
 type attemptKey struct{}
@@ -152,6 +175,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		// A 429 is a refusal: nothing was carried out, so a context that
 		// ends during the retry_after wait leaves no outcome unknown.
 		st.wrote.Store(false)
+		st.rateLimited.Add(1)
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -225,7 +249,25 @@ func (c *Client) Call(ctx context.Context, method string, params any) (json.RawM
 	return c.do(ctx, c.call, method, params)
 }
 
-func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string, params any) (json.RawMessage, error) {
+func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string, params any) (res json.RawMessage, err error) {
+	st := &attempt{method: method, safe: Safe(method)}
+	if c.observe != nil {
+		start := time.Now()
+		defer func() {
+			outcome := OutcomeOK
+			var te *Error
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrOutcomeUnknown):
+				outcome = OutcomeUnknown
+			case errors.As(err, &te):
+				outcome = OutcomeRefused
+			default:
+				outcome = OutcomeFailed
+			}
+			c.observe(CallStats{Method: method, Outcome: outcome, RateLimited: int(st.rateLimited.Load()), Duration: time.Since(start)})
+		}()
+	}
 	var body []byte
 	switch p := params.(type) {
 	case nil:
@@ -239,7 +281,6 @@ func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string
 			return nil, fmt.Errorf("telegram: %s: encoding parameters: %w", method, err)
 		}
 	}
-	st := &attempt{method: method, safe: Safe(method)}
 	ctx = context.WithValue(ctx, attemptKey{}, st)
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {

@@ -23,6 +23,7 @@ import (
 	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/config"
 	"github.com/asgigram/asgigram/httpapp"
+	"github.com/asgigram/asgigram/metrics"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -140,10 +141,16 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		publicURL = "http://" + localAddr(ln.Addr())
 	}
 	ua := "asgigram/" + version
+	var ad *adapter.Adapter
+	mx := metrics.New(metrics.Gauges{
+		Scopes:  func() int { return ad.Registry().Len() },
+		Pending: func() int { return ad.Pending() },
+	})
 	tg := telegram.New(cfg.APIURL, cfg.Token, telegram.Options{
 		PollTimeout: cfg.PollTimeout,
 		UserAgent:   ua,
 		Logger:      log.With("system", "telegram"),
+		Observe:     mx.Called,
 	})
 	app := httpapp.NewClient(httpapp.ClientOptions{
 		URL:         cfg.AppURL,
@@ -154,7 +161,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		MaxBody:     cfg.SendBodyLimit,
 		UserAgent:   ua,
 	})
-	ad := adapter.New(adapter.Options{
+	onDelivery := mx.Delivered
+	if ro.onDelivery != nil {
+		onDelivery = func(t adapter.Trace) {
+			mx.Delivered(t)
+			ro.onDelivery(t)
+		}
+	}
+	ad = adapter.New(adapter.Options{
 		Telegram:         tg,
 		App:              app,
 		SendURL:          publicURL + "/send",
@@ -167,7 +181,8 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		SendTimeout:      cfg.SendTimeout,
 		ShutdownGrace:    cfg.ShutdownGrace,
 		Logger:           log.With("system", "adapter"),
-		OnDelivery:       ro.onDelivery,
+		OnDelivery:       onDelivery,
+		OnReceived:       mx.Received,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
@@ -175,6 +190,8 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 			BodyLimit: cfg.SendBodyLimit,
 			Logger:    log.With("system", "http"),
 			Routes:    ro.routes,
+			Health:    ad.Health,
+			Metrics:   mx.Handler(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -1,0 +1,159 @@
+// Package metrics exposes asgigram's Prometheus metrics (names prefixed
+// asgigram_) on a private registry. Label values are bounded: update kinds
+// and Bot API methods outside the known sets are counted as "other".
+package metrics
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// Gauges are read when /metrics is scraped.
+type Gauges struct {
+	// Scopes returns the number of live scopes.
+	Scopes func() int
+	// Pending returns the updates fetched and not yet finished.
+	Pending func() int
+}
+
+// Metrics holds the collectors.
+type Metrics struct {
+	reg         *prometheus.Registry
+	updates     *prometheus.CounterVec
+	deliveries  *prometheus.CounterVec
+	appLatency  prometheus.Histogram
+	replyCalls  *prometheus.CounterVec
+	apiCalls    *prometheus.CounterVec
+	apiDuration *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
+}
+
+// New registers every collector on a fresh registry.
+func New(g Gauges) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_updates_received_total",
+			Help: "Updates fetched from Telegram, by kind (the Update field; unknown kinds are \"other\").",
+		}, []string{"kind"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_deliveries_total",
+			Help: "Finished deliveries to the application, by outcome (ok, reply_error, failed) and the class of the last HTTP status (2xx, 3xx, 4xx, 5xx, none).",
+		}, []string{"outcome", "status_class"}),
+		appLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "asgigram_app_latency_seconds",
+			Help:    "Time from the first POST of an event to the application's final answer, retries included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}),
+		replyCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_reply_calls_total",
+			Help: "Outbound calls made from reply bodies, by result (ok, error).",
+		}, []string{"result"}),
+		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_botapi_calls_total",
+			Help: "Bot API calls, by method (unknown methods are \"other\") and outcome (ok, refused, unknown, failed).",
+		}, []string{"method", "outcome"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "asgigram_botapi_call_duration_seconds",
+			Help:    "Bot API call duration, retries and waits included, by method; getUpdates includes its long poll.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"method"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_botapi_rate_limited_total",
+			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
+		}, []string{"method"}),
+	}
+	m.reg.MustRegister(m.updates, m.deliveries, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if g.Scopes != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "asgigram_scopes",
+			Help: "Live scopes (chats and users seen within scope_idle_timeout).",
+		}, func() float64 { return float64(g.Scopes()) }))
+	}
+	if g.Pending != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "asgigram_pending_updates",
+			Help: "Updates fetched and not yet finished (queued or in delivery).",
+		}, func() float64 { return float64(g.Pending()) }))
+	}
+	for _, k := range knownKinds {
+		m.updates.WithLabelValues(k)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// knownKinds are the Update fields of Bot API 10.1.
+var knownKinds = []string{"message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
+	"business_message", "edited_business_message", "deleted_business_messages", "guest_message", "message_reaction",
+	"message_reaction_count", "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
+	"pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member",
+	"chat_join_request", "chat_boost", "removed_chat_boost", "managed_bot"}
+
+var kindSet = func() map[string]bool {
+	s := map[string]bool{}
+	for _, k := range knownKinds {
+		s[k] = true
+	}
+	return s
+}()
+
+// Received counts a fetched update (adapter.Options.OnReceived).
+func (m *Metrics) Received(eventType string) {
+	kind := strings.TrimPrefix(eventType, "telegram.")
+	if !kindSet[kind] {
+		kind = "other"
+	}
+	m.updates.WithLabelValues(kind).Inc()
+}
+
+// Delivered counts a finished delivery (adapter.Options.OnDelivery).
+func (m *Metrics) Delivered(t adapter.Trace) {
+	class := "none"
+	if t.Status >= 100 && t.Status < 600 {
+		class = string(rune('0'+t.Status/100)) + "xx"
+	}
+	outcome := "ok"
+	switch {
+	case t.Err != nil && t.Status >= 200 && t.Status < 300:
+		outcome = "reply_error"
+	case t.Err != nil:
+		outcome = "failed"
+	}
+	m.deliveries.WithLabelValues(outcome, class).Inc()
+	if t.Status != 0 {
+		m.appLatency.Observe(t.Latency.Seconds())
+	}
+	for _, c := range t.Calls {
+		if c.Err != nil {
+			m.replyCalls.WithLabelValues("error").Inc()
+		} else {
+			m.replyCalls.WithLabelValues("ok").Inc()
+		}
+	}
+}
+
+// Called counts a Bot API call (telegram.Options.Observe).
+func (m *Metrics) Called(s telegram.CallStats) {
+	method := "other"
+	if info, ok := telegram.LookupMethod(s.Method); ok {
+		method = info.Name
+	}
+	m.apiCalls.WithLabelValues(method, s.Outcome).Inc()
+	m.apiDuration.WithLabelValues(method).Observe(s.Duration.Seconds())
+	if s.RateLimited > 0 {
+		m.rateLimited.WithLabelValues(method).Add(float64(s.RateLimited))
+	}
+}
