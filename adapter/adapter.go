@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,14 +64,6 @@ type AppResponse struct {
 	Body        []byte
 }
 
-// Sink takes fetched updates. Put returns once they may be confirmed to
-// Telegram: the in-memory dispatcher returns when each has been delivered
-// (successfully or with a final failure); a durable spool may return once
-// they are stored. A non-nil error means: do not confirm them.
-type Sink interface {
-	Put(ctx context.Context, ups []Update) error
-}
-
 // Options configure an Adapter.
 type Options struct {
 	Telegram Telegram
@@ -93,6 +86,17 @@ type Options struct {
 	SendTimeout time.Duration
 	// ShutdownGrace is how long deliveries in flight may finish after stop.
 	ShutdownGrace time.Duration
+	// Spool is the durable store (spool: disk); nil keeps updates in memory
+	// and confirms a batch only once it was delivered (spool: memory).
+	Spool Spool
+	// SpoolMax bounds the updates waiting in the spool: polling pauses at it.
+	SpoolMax int
+	// DeadLetterMax bounds the dead letters kept in memory (without Spool).
+	DeadLetterMax int
+	// DeleteWebhookOnStart calls deleteWebhook after getMe, so that polling
+	// works for a bot that had a webhook; DropPendingUpdates passes
+	// drop_pending_updates=true with it.
+	DeleteWebhookOnStart, DropPendingUpdates bool
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger
 	// OnDelivery, when set, is called after every finished delivery (the
@@ -137,8 +141,11 @@ type Adapter struct {
 	reg      *Registry
 	exec     *Executor
 	mapper   Mapper
-	sink     Sink
+	sink     sink
+	dead     DeadLetters
+	queue    *spoolQueue // the sink when a Spool is configured
 	closed   atomic.Bool
+	running  atomic.Bool // the sink exists
 	offset   atomic.Int64
 	pending  atomic.Int64 // updates fetched and not yet finished
 	started  atomic.Bool  // getMe succeeded
@@ -190,11 +197,23 @@ func New(opt Options) *Adapter {
 	if opt.SendTimeout <= 0 {
 		opt.SendTimeout = 30 * time.Second
 	}
+	if opt.SpoolMax <= 0 {
+		opt.SpoolMax = 100000
+	}
+	if opt.DeadLetterMax <= 0 {
+		opt.DeadLetterMax = 10000
+	}
 	a := &Adapter{
 		opt:  opt,
 		log:  opt.Logger,
 		reg:  NewRegistry(opt.MaxScopes, opt.ScopeIdleTimeout),
 		exec: NewExecutor(opt.Telegram),
+	}
+	a.exec.log = opt.Logger
+	if opt.Spool != nil {
+		a.dead = opt.Spool
+	} else {
+		a.dead = NewMemoryDeadLetters(opt.DeadLetterMax)
 	}
 	return a
 }
@@ -216,10 +235,19 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.started.Store(true)
 	a.log.Info("connected to telegram", "bot_id", me.ID, "bot_username", me.Username)
+	if a.opt.DeleteWebhookOnStart {
+		if _, err := a.opt.Telegram.Call(ctx, "deleteWebhook", map[string]any{"drop_pending_updates": a.opt.DropPendingUpdates}); err != nil {
+			if errors.Is(err, telegram.ErrUnauthorized) {
+				return fmt.Errorf("deleteWebhook: %w", err)
+			}
+			a.log.Error("deleteWebhook failed; polling will conflict while the webhook is set", logErr, err)
+		} else {
+			a.log.Info("deleted the webhook (delete_webhook_on_start)", "drop_pending_updates", a.opt.DropPendingUpdates)
+		}
+	}
+	a.started.Store(true)
 	a.mapper = Mapper{BotUser: meRaw, BotID: me.ID}
-	a.sink = newDispatcher(a)
 
 	done := make(chan struct{})
 	defer close(done)
@@ -237,7 +265,25 @@ func (a *Adapter) Run(ctx context.Context) error {
 	})
 	defer stopTimer()
 
+	if sp := a.opt.Spool; sp != nil {
+		off, err := sp.Offset()
+		if err != nil {
+			return fmt.Errorf("reading the spool: %w", err)
+		}
+		a.offset.Store(off)
+		q, err := newSpoolQueue(a, sp, deliverCtx)
+		if err != nil {
+			return fmt.Errorf("reading the spool: %w", err)
+		}
+		a.queue = q
+		a.sink = q
+	} else {
+		a.sink = newDispatcher(a)
+	}
+	a.running.Store(true)
+
 	unconfirmed, err := a.poll(ctx, deliverCtx)
+	a.sink.drain()
 	if err != nil {
 		return err
 	}
@@ -296,7 +342,11 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			if errors.As(err, &te) && te.Code == 409 {
 				a.conflict.Store(true)
 				if !conflict {
-					a.log.Error("polling conflict: another getUpdates consumer or a webhook is active", logErr, err)
+					hint := "another process is polling this bot: run one instance per bot"
+					if strings.Contains(te.Description, "webhook") {
+						hint = "the bot has a webhook: set delete_webhook_on_start: true (or call deleteWebhook) to poll instead"
+					}
+					a.log.Error("polling conflict (409): "+hint, logErr, err)
 				}
 				conflict = true
 			} else {
@@ -324,7 +374,10 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		for _, u := range ups {
 			maxID = max(maxID, u.ID)
 		}
-		if err := a.sink.Put(deliverCtx, ups); err != nil {
+		if err := a.sink.put(ctx, deliverCtx, ups, maxID+1); err != nil {
+			if deliverCtx.Err() == nil {
+				return false, fmt.Errorf("storing fetched updates: %w", err)
+			}
 			a.log.Warn("shutdown grace ran out before the batch was delivered: it will be delivered again after a restart",
 				"updates", len(ups), logErr, err)
 			return false, nil
@@ -351,6 +404,43 @@ func (a *Adapter) sweep(done <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// DeadLetters returns the dead letters, oldest first.
+func (a *Adapter) DeadLetters() ([]DeadLetter, error) { return a.dead.DeadLetters() }
+
+// DeadLetter returns one dead letter, or ErrNoDeadLetter.
+func (a *Adapter) DeadLetter(id uint64) (DeadLetter, error) { return a.dead.DeadLetter(id) }
+
+// DropDeadLetter deletes one dead letter, or returns ErrNoDeadLetter.
+func (a *Adapter) DropDeadLetter(id uint64) error { return a.dead.DropDeadLetter(id) }
+
+// ErrNotRunning is returned by ReplayDeadLetter before the adapter started
+// or after it stopped.
+var ErrNotRunning = errors.New("the adapter is not running")
+
+// ReplayDeadLetter delivers a dead letter's update again, behind its scope's
+// backlog (for a reply dead letter: the application is asked again), and
+// drops the dead letter. A replay that fails again becomes a new dead letter.
+func (a *Adapter) ReplayDeadLetter(id uint64) error {
+	if !a.running.Load() || a.closed.Load() {
+		return ErrNotRunning
+	}
+	dl, err := a.dead.DeadLetter(id)
+	if err != nil {
+		return err
+	}
+	u := Update{ID: dl.UpdateID, Raw: dl.Update}
+	if a.queue != nil {
+		if err := a.queue.requeue(u); err != nil {
+			return err
+		}
+	} else {
+		d := a.sink.(*dispatcher)
+		go d.put(nil, context.Background(), []Update{u}, 0)
+	}
+	a.log.Info("replaying dead letter", "dead_letter_id", id, logUpdateID, dl.UpdateID, logScope, dl.Scope)
+	return a.dead.DropDeadLetter(id)
 }
 
 // Principal is who a /send acts for: a live scope, or (zero value) the

@@ -5,16 +5,31 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// dispatcher is the in-memory Sink: it delivers a batch, one event at a time
-// per scope in fetch order, scopes in parallel up to MaxConcurrency, and
-// returns when every event has finished. The poller fetches the next batch
-// only then, so memory holds at most one batch (backpressure).
+// sink takes fetched updates from the poller. put returns once the updates
+// may be confirmed to Telegram (the next getUpdates offset is next): the
+// memory sink when each was delivered, the spool sink once they are stored.
+// A non-nil error means: do not confirm them.
+type sink interface {
+	// put takes a batch. pollCtx ends when polling stops; deliverCtx ends
+	// when the shutdown grace runs out.
+	put(pollCtx, deliverCtx context.Context, ups []Update, next int64) error
+	// drain stops taking work and waits for deliveries in flight (bounded
+	// by deliverCtx).
+	drain()
+}
+
+// dispatcher is the memory sink (spool: memory): it delivers a batch, one
+// event at a time per scope in fetch order, scopes in parallel up to
+// MaxConcurrency, and returns when every event has finished. The poller
+// fetches (and so confirms) the next batch only then: at-least-once without
+// a disk, at the price that one slow scope holds back the next batch.
 type dispatcher struct {
 	a   *Adapter
 	sem chan struct{}
@@ -24,9 +39,11 @@ func newDispatcher(a *Adapter) *dispatcher {
 	return &dispatcher{a: a, sem: make(chan struct{}, a.opt.MaxConcurrency)}
 }
 
-// Put delivers ups and waits for all of them. It returns ctx's error when ctx
-// ended before every update finished.
-func (d *dispatcher) Put(ctx context.Context, ups []Update) error {
+func (d *dispatcher) drain() {}
+
+// put delivers ups and waits for all of them. It returns deliverCtx's error
+// when it ended before every update finished.
+func (d *dispatcher) put(_, ctx context.Context, ups []Update, _ int64) error {
 	var keys []string
 	byScope := make(map[string][]Event)
 	for _, u := range ups {
@@ -63,7 +80,7 @@ func (d *dispatcher) Put(ctx context.Context, ups []Update) error {
 					unfinished.Do(func() { ctxErr = ctx.Err() })
 					return
 				}
-				ok := d.deliver(ctx, ev)
+				ok := d.a.deliver(ctx, ev)
 				<-d.sem
 				if ok {
 					d.a.pending.Add(-1)
@@ -80,12 +97,14 @@ func (d *dispatcher) Put(ctx context.Context, ups []Update) error {
 	return ctxErr
 }
 
-// deliver delivers one event and carries out its reply. It returns false
-// when ctx ended before the delivery finished.
-func (d *dispatcher) deliver(ctx context.Context, ev Event) bool {
-	a := d.a
+// deliver delivers one event and carries out its reply; a final failure
+// becomes a dead letter. It returns false when ctx ended before the delivery
+// finished (it will be delivered again).
+func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	s := a.reg.Acquire(ev.Scope)
 	defer a.reg.Release(s)
+	s.delivering.Lock()
+	defer s.delivering.Unlock()
 	log := a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
 	tr := Trace{UpdateID: ev.UpdateID, Type: ev.Type, Scope: ev.Scope.Key}
 
@@ -108,6 +127,12 @@ func (d *dispatcher) deliver(ctx context.Context, ev Event) bool {
 		}
 		log.Error("delivery failed", logErr, err)
 		tr.Err = err
+		dl := DeadLetter{Kind: DeadDelivery, Status: tr.Status, Error: err.Error(), FirstAttempt: start}
+		var ae interface{ AttemptCount() int }
+		if errors.As(err, &ae) {
+			dl.Attempts = ae.AttemptCount()
+		}
+		a.bury(ev, dl, log)
 		a.trace(tr)
 		return true
 	}
@@ -128,10 +153,28 @@ func (d *dispatcher) deliver(ctx context.Context, ev Event) bool {
 			}
 			log.Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
 			tr.Err = err
+			a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Reply: events, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
 		}
 	}
 	a.trace(tr)
 	return true
+}
+
+// bury keeps a dead letter for ev; failing that, it says so loudly.
+func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
+	if a.dead == nil {
+		return
+	}
+	dl.UpdateID, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
+	kept, dropped, err := a.dead.Bury(dl)
+	if err != nil {
+		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(ev.Raw))
+		return
+	}
+	log.Warn("kept as dead letter", "dead_letter_id", kept.ID, "kind", kept.Kind)
+	if dropped > 0 {
+		a.log.Warn("dead letters over deadletter_max: dropped the oldest", "dropped", dropped)
+	}
 }
 
 // envelope builds the POST body of PROTOCOL §2.

@@ -75,6 +75,8 @@ type Event struct {
 	// Telegram object...}, a top-level "type" of the object renamed to
 	// "<field>_type".
 	JSON json.RawMessage
+	// Raw is the whole Update.
+	Raw json.RawMessage
 }
 
 // scopeRule says where to find the chat or user of one update kind.
@@ -167,7 +169,7 @@ func (m *Mapper) Map(u Update) (Event, error) {
 			inner = nil
 		}
 	}
-	ev := Event{UpdateID: u.ID, Field: field, Type: "telegram." + field}
+	ev := Event{UpdateID: u.ID, Field: field, Type: "telegram." + field, Raw: u.Raw}
 	ev.Scope = m.scope(field, inner)
 	ev.JSON = eventJSON(ev.Type, field, obj, inner)
 	return ev, nil

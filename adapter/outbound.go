@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -150,6 +152,7 @@ func chatKey(raw json.RawMessage) string {
 // order, one chat's calls never overtaking each other.
 type Executor struct {
 	tg    Caller
+	log   *slog.Logger
 	mu    sync.Mutex
 	chats map[string]*chatLock
 }
@@ -188,6 +191,31 @@ func (e *Executor) lock(key string) func() {
 	}
 }
 
+// call makes one call, in order with the other calls to its chat. A group
+// upgraded to a supergroup answers 400 with migrate_to_chat_id: the call is
+// made again once, on the new chat.
+func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
+	unlock := e.lock(c.chatKey)
+	res, err := e.tg.Call(ctx, c.method, c.params)
+	unlock()
+	var te *telegram.Error
+	if err == nil || !errors.As(err, &te) || te.MigrateToChatID == 0 || c.chatKey == "" {
+		return res, err
+	}
+	to := strconv.FormatInt(te.MigrateToChatID, 10)
+	if e.log != nil {
+		e.log.Info("the group was upgraded to a supergroup: calling again on the new chat id", "method", c.method, "from_chat", c.chatKey, "to_chat", to)
+	}
+	params := make(map[string]json.RawMessage, len(c.params))
+	for k, v := range c.params {
+		params[k] = v
+	}
+	params["chat_id"] = json.RawMessage(to)
+	unlock = e.lock(to)
+	defer unlock()
+	return e.tg.Call(ctx, c.method, params)
+}
+
 // Validate checks every event first, so that a bad event in an array sends
 // nothing at all.
 func (e *Executor) validate(s *Scope, events []json.RawMessage) ([]call, error) {
@@ -220,9 +248,7 @@ func (e *Executor) execute(ctx context.Context, s *Scope, events []json.RawMessa
 	results := make([]json.RawMessage, 0, len(calls))
 	traces := make([]TraceCall, 0, len(calls))
 	for i, c := range calls {
-		unlock := e.lock(c.chatKey)
-		res, err := e.tg.Call(ctx, c.method, c.params)
-		unlock()
+		res, err := e.call(ctx, c)
 		traces = append(traces, TraceCall{Method: c.method, Err: err})
 		if err != nil {
 			return results, traces, &CallError{Index: i, Method: c.method, Err: err}

@@ -32,6 +32,9 @@ type Scope struct {
 	ScopeRef
 	token string
 	hash  [32]byte
+	// delivering is held for the whole of a delivery: one event of a
+	// scope at a time, whatever path it came by (a replay, say).
+	delivering sync.Mutex
 
 	// Guarded by Registry.mu.
 	lastActive time.Time

@@ -106,6 +106,9 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// AttemptCount returns how many requests were made.
+func (e *DeliveryError) AttemptCount() int { return e.Attempts }
+
 // HTTPStatus returns the last HTTP status (0 when there was no response).
 func (e *DeliveryError) HTTPStatus() int { return e.Status }
 

@@ -39,6 +39,10 @@ type RouterOptions struct {
 	Health func() adapter.Health
 	// Metrics, when set, is served on GET /metrics.
 	Metrics http.Handler
+	// Admin and AdminToken enable the /admin endpoints; without a token
+	// they are off.
+	Admin      Admin
+	AdminToken string
 }
 
 // NewRouter returns the local server's handler: POST /send, GET /healthz,
@@ -75,6 +79,9 @@ func NewRouter(opt RouterOptions) http.Handler {
 	}
 	if opt.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", opt.Metrics)
+	}
+	if opt.Admin != nil && opt.AdminToken != "" {
+		adminRoutes(r, opt.Admin, opt.AdminToken)
 	}
 	if opt.Routes != nil {
 		opt.Routes(r)

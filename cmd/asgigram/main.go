@@ -53,8 +53,13 @@ type Main struct {
 
 // Run parses args, runs asgigram until ctx ends, and returns the exit code.
 func (m *Main) Run(ctx context.Context, args []string) int {
-	if len(args) > 0 && args[0] == "dev" {
-		return m.runDev(ctx, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "dev":
+			return m.runDev(ctx, args[1:])
+		case "deadletters":
+			return m.runDeadLetters(args[1:])
+		}
 	}
 	cfg, err := config.Load(args, m.Stderr)
 	switch {

@@ -1,0 +1,252 @@
+package adapter
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Spool is durable storage for fetched updates (spool: disk). The poller
+// appends each batch together with the next offset before that offset
+// confirms the batch to Telegram; a delivered update is removed. *spool.Spool
+// implements it.
+type Spool interface {
+	DeadLetters
+	// Offset returns the saved next getUpdates offset (0: none).
+	Offset() (int64, error)
+	// Append stores ups in order and saves next (when > 0) in one durable
+	// transaction. Updates already stored are skipped (sequence number 0).
+	Append(ups []Update, next int64) ([]uint64, error)
+	// Get returns a stored update.
+	Get(seq uint64) (Update, error)
+	// Scan visits the stored updates in sequence order.
+	Scan(fn func(seq uint64, u Update) error) error
+	// Remove deletes finished updates.
+	Remove(seqs []uint64) error
+	// Len returns the number of stored updates.
+	Len() int
+}
+
+// spoolQueue is the spool sink. The poller stores each batch and moves on
+// while fewer than SpoolMax updates wait; a pool of MaxConcurrency workers
+// delivers them, one event at a time per scope in spool order, scopes taking
+// turns. Memory holds only sequence numbers; the updates wait on disk.
+type spoolQueue struct {
+	a   *Adapter
+	sp  Spool
+	max int
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	scopes   map[string]*pendingScope
+	ready    []string // scopes with work and no worker, in turn order
+	total    int      // updates indexed and not finished
+	stopping bool
+	removals []uint64
+
+	workers sync.WaitGroup
+	flushed chan struct{}
+}
+
+type pendingScope struct {
+	seqs    []uint64
+	running bool
+}
+
+// newSpoolQueue indexes the spool's undelivered updates (they go first in
+// their scopes) and starts the workers and the removal flusher.
+func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueue, error) {
+	q := &spoolQueue{a: a, sp: sp, max: a.opt.SpoolMax, scopes: make(map[string]*pendingScope), flushed: make(chan struct{})}
+	q.cond = sync.NewCond(&q.mu)
+	n := 0
+	err := sp.Scan(func(seq uint64, u Update) error {
+		q.index(seq, u)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		a.log.Info("delivering updates left in the spool first", "updates", n)
+	}
+	for range a.opt.MaxConcurrency {
+		q.workers.Go(func() { q.work(deliverCtx) })
+	}
+	go q.flusher()
+	return q, nil
+}
+
+// index adds a stored update to its scope's queue. Callers hold no lock.
+func (q *spoolQueue) index(seq uint64, u Update) {
+	key := "unmappable"
+	if ev, err := q.a.mapper.Map(u); err == nil {
+		key = ev.Scope.Key
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ps := q.scopes[key]
+	if ps == nil {
+		ps = &pendingScope{}
+		q.scopes[key] = ps
+	}
+	ps.seqs = append(ps.seqs, seq)
+	q.total++
+	q.a.pending.Add(1)
+	if !ps.running && len(ps.seqs) == 1 {
+		q.ready = append(q.ready, key)
+		q.cond.Signal()
+	}
+}
+
+func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) error {
+	seqs, err := q.sp.Append(ups, next)
+	if err != nil {
+		return err
+	}
+	for i, u := range ups {
+		if seqs[i] == 0 {
+			continue // stored before
+		}
+		if q.a.opt.OnReceived != nil {
+			if ev, err := q.a.mapper.Map(u); err == nil {
+				q.a.opt.OnReceived(ev.Type)
+			}
+		}
+		q.index(seqs[i], u)
+	}
+	// Backpressure: fetch more only while the spool has room.
+	stop := context.AfterFunc(pollCtx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.total >= q.max && pollCtx.Err() == nil && !q.stopping {
+		q.cond.Wait()
+	}
+	return nil
+}
+
+// next blocks until a scope has work, and takes its first update.
+func (q *spoolQueue) next() (string, uint64, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 && !q.stopping {
+		q.cond.Wait()
+	}
+	if q.stopping {
+		return "", 0, false
+	}
+	key := q.ready[0]
+	q.ready = q.ready[1:]
+	ps := q.scopes[key]
+	ps.running = true
+	return key, ps.seqs[0], true
+}
+
+// done finishes the scope's first update and gives the scope its next turn.
+func (q *spoolQueue) done(key string, seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ps := q.scopes[key]
+	ps.seqs = ps.seqs[1:]
+	ps.running = false
+	q.total--
+	q.a.pending.Add(-1)
+	q.removals = append(q.removals, seq)
+	if len(ps.seqs) > 0 {
+		q.ready = append(q.ready, key)
+	} else {
+		delete(q.scopes, key)
+	}
+	q.cond.Broadcast()
+}
+
+func (q *spoolQueue) work(ctx context.Context) {
+	for {
+		key, seq, ok := q.next()
+		if !ok {
+			return
+		}
+		u, err := q.sp.Get(seq)
+		if err != nil {
+			q.a.log.Error("cannot read an update from the spool: skipped", "seq", seq, logErr, err)
+			q.done(key, seq)
+			continue
+		}
+		ev, err := q.a.mapper.Map(u)
+		if err != nil {
+			q.a.log.Error("cannot map update: not delivered", logUpdateID, u.ID, logErr, err)
+			q.done(key, seq)
+			continue
+		}
+		if !q.a.deliver(ctx, ev) {
+			// The grace ran out: it stays in the spool for the next start.
+			q.mu.Lock()
+			q.scopes[key].running = false
+			q.mu.Unlock()
+			return
+		}
+		q.done(key, seq)
+	}
+}
+
+// flusher removes finished updates in batches: a removal lost in a crash
+// only causes a duplicate delivery with the same webhook-id.
+func (q *spoolQueue) flusher() {
+	defer close(q.flushed)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		<-t.C
+		q.mu.Lock()
+		batch, stopping := q.removals, q.stopping
+		q.removals = nil
+		q.mu.Unlock()
+		if len(batch) > 0 {
+			if err := q.sp.Remove(batch); err != nil {
+				q.a.log.Error("could not remove delivered updates from the spool: they will be delivered again after a restart", "updates", len(batch), logErr, err)
+			}
+		}
+		if stopping {
+			return
+		}
+	}
+}
+
+// drain stops handing out work, waits for the deliveries in flight (the
+// deliver context bounds them) and flushes the removals.
+func (q *spoolQueue) drain() {
+	q.mu.Lock()
+	q.stopping = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.workers.Wait()
+	// The flusher's next tick sees stopping with every removal queued.
+	<-q.flushed
+	q.mu.Lock()
+	batch := q.removals
+	q.removals = nil
+	q.mu.Unlock()
+	if len(batch) > 0 {
+		if err := q.sp.Remove(batch); err != nil {
+			q.a.log.Error("could not remove delivered updates from the spool", logErr, err)
+		}
+	}
+}
+
+// requeue stores one update again (a dead letter's replay) behind its
+// scope's backlog.
+func (q *spoolQueue) requeue(u Update) error {
+	seqs, err := q.sp.Append([]Update{u}, 0)
+	if err != nil {
+		return err
+	}
+	if seqs[0] != 0 {
+		q.index(seqs[0], u)
+	}
+	return nil
+}
