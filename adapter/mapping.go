@@ -181,7 +181,7 @@ func eventJSON(typ, field string, obj json.RawMessage, inner map[string]json.Raw
 	var b bytes.Buffer
 	b.Grow(len(obj) + len(typ) + 32)
 	b.WriteString(`{"type":`)
-	b.WriteString(strconv.Quote(typ))
+	b.Write(jsonString(typ))
 	if inner == nil {
 		if len(obj) > 0 {
 			b.WriteString(`,"value":`)
@@ -275,7 +275,7 @@ func scopeJSON(key string, entity json.RawMessage, conn string) json.RawMessage 
 	}
 	if conn != "" {
 		b.WriteString(`,"business_connection_id":`)
-		b.WriteString(strconv.Quote(conn))
+		b.Write(jsonString(conn))
 	}
 	b.WriteByte('}')
 	return b.Bytes()
@@ -322,4 +322,11 @@ func stringField(raw json.RawMessage) string {
 		return ""
 	}
 	return s
+}
+
+// jsonString encodes s as a JSON string (strconv.Quote's Go escapes such as
+// \x7f are not JSON).
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s)
+	return b
 }

@@ -133,7 +133,7 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 	// target the scope's own chat.
 	if s != nil && s.BusinessConnectionID != "" && info.BusinessConnection {
 		if _, has := params["business_connection_id"]; !has && (defaulted || c.chatKey == strconv.FormatInt(s.ID, 10)) {
-			params["business_connection_id"] = json.RawMessage(strconv.Quote(s.BusinessConnectionID))
+			params["business_connection_id"] = json.RawMessage(jsonString(s.BusinessConnectionID))
 		}
 	}
 	return c, nil
