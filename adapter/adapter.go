@@ -93,6 +93,8 @@ type Options struct {
 	SpoolMax int
 	// DeadLetterMax bounds the dead letters kept in memory (without Spool).
 	DeadLetterMax int
+	// Pacer paces outbound calls; nil sends them at once.
+	Pacer Pacer
 	// DeleteWebhookOnStart calls deleteWebhook after getMe, so that polling
 	// works for a bot that had a webhook; DropPendingUpdates passes
 	// drop_pending_updates=true with it.
@@ -210,6 +212,7 @@ func New(opt Options) *Adapter {
 		exec: NewExecutor(opt.Telegram),
 	}
 	a.exec.log = opt.Logger
+	a.exec.pacer = opt.Pacer
 	if opt.Spool != nil {
 		a.dead = opt.Spool
 	} else {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/asgigram/asgigram/telegram"
 )
@@ -152,6 +153,7 @@ func chatKey(raw json.RawMessage) string {
 // order, one chat's calls never overtaking each other.
 type Executor struct {
 	tg    Caller
+	pacer Pacer
 	log   *slog.Logger
 	mu    sync.Mutex
 	chats map[string]*chatLock
@@ -191,13 +193,33 @@ func (e *Executor) lock(key string) func() {
 	}
 }
 
-// call makes one call, in order with the other calls to its chat. A group
-// upgraded to a supergroup answers 400 with migrate_to_chat_id: the call is
-// made again once, on the new chat.
+// Pacer keeps outbound calls within Telegram's rate limits. *pacing.Pacer
+// implements it.
+type Pacer interface {
+	// Wait blocks until a call of method to the chat may go.
+	Wait(ctx context.Context, method, chatKey string) error
+	// RateLimited reports a 429 for the chat.
+	RateLimited(chatKey string, retryAfter time.Duration)
+}
+
+// send makes one call through the pacer, in order with the other calls to
+// its chat.
+func (e *Executor) send(ctx context.Context, method, chatKey string, params map[string]json.RawMessage) (json.RawMessage, error) {
+	unlock := e.lock(chatKey)
+	defer unlock()
+	if e.pacer != nil {
+		if err := e.pacer.Wait(ctx, method, chatKey); err != nil {
+			return nil, err
+		}
+		ctx = telegram.WithRateLimitHook(ctx, func(d time.Duration) { e.pacer.RateLimited(chatKey, d) })
+	}
+	return e.tg.Call(ctx, method, params)
+}
+
+// call makes one call. A group upgraded to a supergroup answers 400 with
+// migrate_to_chat_id: the call is made again once, on the new chat.
 func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
-	unlock := e.lock(c.chatKey)
-	res, err := e.tg.Call(ctx, c.method, c.params)
-	unlock()
+	res, err := e.send(ctx, c.method, c.chatKey, c.params)
 	var te *telegram.Error
 	if err == nil || !errors.As(err, &te) || te.MigrateToChatID == 0 || c.chatKey == "" {
 		return res, err
@@ -211,9 +233,7 @@ func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
 		params[k] = v
 	}
 	params["chat_id"] = json.RawMessage(to)
-	unlock = e.lock(to)
-	defer unlock()
-	return e.tg.Call(ctx, c.method, params)
+	return e.send(ctx, c.method, to, params)
 }
 
 // Validate checks every event first, so that a bad event in an array sends

@@ -157,6 +157,14 @@ type attempt struct {
 
 type attemptKey struct{}
 
+type rateLimitKey struct{}
+
+// WithRateLimitHook returns a context whose calls report every 429 they
+// wait out to fn, with its retry_after (the outbound pacer pauses the chat).
+func WithRateLimitHook(ctx context.Context, fn func(retryAfter time.Duration)) context.Context {
+	return context.WithValue(ctx, rateLimitKey{}, fn)
+}
+
 func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, n int) {
 	st, ok := req.Context().Value(attemptKey{}).(*attempt)
 	if !ok {
@@ -189,8 +197,12 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	case resp.StatusCode == http.StatusTooManyRequests:
 		// retry_after is in the JSON body; Backoff only sees a drained body,
 		// so copy it into the Retry-After header here and put the body back.
-		if secs := peekRetryAfter(resp); secs > 0 {
+		secs := peekRetryAfter(resp)
+		if secs > 0 {
 			resp.Header.Set("Retry-After", strconv.Itoa(secs))
+		}
+		if hook, ok := ctx.Value(rateLimitKey{}).(func(time.Duration)); ok {
+			hook(time.Duration(secs) * time.Second)
 		}
 		return true, nil
 	case resp.StatusCode >= 500:
