@@ -50,12 +50,13 @@ func (e *CallError) Error() string { return fmt.Sprintf("event %d (%s): %v", e.I
 func (e *CallError) Unwrap() error { return e.Err }
 
 // refused are the methods that would break the adapter's own polling or the
-// bot's session.
+// bot's session, by lower-case name: Bot API method names are
+// case-insensitive, so telegram.setwebhook must be refused as well.
 var refused = map[string]bool{
-	"getUpdates":    true,
-	"setWebhook":    true,
-	"deleteWebhook": true,
-	"logOut":        true,
+	"getupdates":    true,
+	"setwebhook":    true,
+	"deletewebhook": true,
+	"logout":        true,
 	"close":         true,
 }
 
@@ -103,7 +104,7 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 	}
 	delete(params, "type")
 	method := methodName(strings.TrimPrefix(typ, "telegram."))
-	if refused[method] {
+	if refused[strings.ToLower(method)] {
 		return bad("event type %q is refused: %s would break the adapter", typ, method)
 	}
 	c := call{method: method, params: params}
@@ -154,9 +155,11 @@ func chatKey(raw json.RawMessage) string {
 type Executor struct {
 	tg    Caller
 	pacer Pacer
-	log   *slog.Logger
-	mu    sync.Mutex
-	chats map[string]*chatLock
+	// queueLimit bounds the calls waiting per chat (0: no bound).
+	queueLimit int
+	log        *slog.Logger
+	mu         sync.Mutex
+	chats      map[string]*chatLock
 }
 
 type chatLock struct {
@@ -169,15 +172,23 @@ func NewExecutor(tg Caller) *Executor {
 	return &Executor{tg: tg, chats: make(map[string]*chatLock)}
 }
 
-func (e *Executor) lock(key string) func() {
+// ErrChatQueueFull is returned for a call when QueueLimit calls already
+// wait for the same chat.
+var ErrChatQueueFull = errors.New("too many calls waiting for this chat (pacing_queue)")
+
+func (e *Executor) lock(key string) (func(), error) {
 	if key == "" {
-		return func() {}
+		return func() {}, nil
 	}
 	e.mu.Lock()
 	l := e.chats[key]
 	if l == nil {
 		l = &chatLock{}
 		e.chats[key] = l
+	}
+	if e.queueLimit > 0 && l.refs > e.queueLimit {
+		e.mu.Unlock()
+		return nil, ErrChatQueueFull
 	}
 	l.refs++
 	e.mu.Unlock()
@@ -190,7 +201,7 @@ func (e *Executor) lock(key string) func() {
 			delete(e.chats, key)
 		}
 		e.mu.Unlock()
-	}
+	}, nil
 }
 
 // Pacer keeps outbound calls within Telegram's rate limits. *pacing.Pacer
@@ -205,7 +216,10 @@ type Pacer interface {
 // send makes one call through the pacer, in order with the other calls to
 // its chat.
 func (e *Executor) send(ctx context.Context, method, chatKey string, params map[string]json.RawMessage) (json.RawMessage, error) {
-	unlock := e.lock(chatKey)
+	unlock, err := e.lock(chatKey)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
 	if e.pacer != nil {
 		if err := e.pacer.Wait(ctx, method, chatKey); err != nil {

@@ -111,6 +111,9 @@ func TestExecuteDefaultsAndRefusals(t *testing.T) {
 		{name: "delete_webhook refused", scope: &chat, event: `{"type":"telegram.delete_webhook"}`, wantReason: "refused"},
 		{name: "log_out refused", scope: &chat, event: `{"type":"telegram.log_out"}`, wantReason: "refused"},
 		{name: "close refused", scope: &chat, event: `{"type":"telegram.close"}`, wantReason: "refused"},
+		{name: "refused whatever the spelling (method names are case-insensitive)", scope: &chat, event: `{"type":"telegram.setwebhook","url":"x"}`, wantReason: "refused"},
+		{name: "refused spelled in other words", scope: &chat, event: `{"type":"telegram.log_out"}`, wantReason: "refused"},
+		{name: "refused getupdates", scope: &chat, event: `{"type":"telegram.getupdates"}`, wantReason: "refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
