@@ -6,8 +6,12 @@
 // followed by the upper-case key (ASGIGRAM_APP_TIMEOUT). A flag wins over the
 // environment, the environment over the file, and the file over the default.
 //
-// The bot token, the app_secret and the send_token are never part of an
-// error message, of Usage or of Redacted.
+// Booleans are true or false (1 or 0 in the environment, YAML booleans in
+// the file); a boolean flag alone means true (--pacing), and false must be
+// joined to it (--pacing=false). Rates are N/s, N/m, N/h or N/<duration>.
+//
+// The bot token, the app_secret, the send_token and the admin_token are never
+// part of an error message, of Usage or of Redacted.
 package config
 
 import (
@@ -63,12 +67,21 @@ type Config struct {
 	// SendToken is an application-level bearer token for /send, for jobs
 	// that outlive every scope. Empty disables it.
 	SendToken string
+	// AdminToken is the bearer token of the admin endpoints (dead letters).
+	// Empty switches the admin endpoints off. It is never printed.
+	AdminToken string
 	// PollTimeout is the getUpdates long-poll timeout, from 0 to 50s.
 	PollTimeout time.Duration
 	// AllowedUpdates lists the update kinds asked from Telegram. An empty,
 	// non-nil slice means "let Telegram choose" (its default leaves out
 	// chat_member, message_reaction and message_reaction_count).
 	AllowedUpdates []string
+	// DeleteWebhookOnStart makes asgigram call deleteWebhook when Telegram
+	// answers getUpdates with 409 because a webhook is set.
+	DeleteWebhookOnStart bool
+	// DropPendingUpdates passes drop_pending_updates=true to that
+	// deleteWebhook call. It requires DeleteWebhookOnStart.
+	DropPendingUpdates bool
 	// MaxConcurrency bounds the deliveries in flight (at most one per scope).
 	MaxConcurrency int
 	// ScopeIdleTimeout is how long a scope without activity is kept.
@@ -82,10 +95,38 @@ type Config struct {
 	AppMaxAttempts int
 	// AppMaxElapsed bounds the time spent retrying one delivery.
 	AppMaxElapsed time.Duration
+	// Spool is where fetched updates wait until delivered: "disk" (durable,
+	// a bbolt file under DataDir) or "memory" (lost on a crash).
+	Spool string
+	// DataDir is the directory of the durable spool. Default() derives it:
+	// $XDG_STATE_HOME/asgigram when XDG_STATE_HOME is an absolute path,
+	// else $HOME/.local/state/asgigram when HOME is set, else
+	// ./asgigram-data. Validate expands a leading "~/" with $HOME.
+	DataDir string
+	// SpoolMax bounds the updates held in the spool; polling pauses while
+	// it is full (at least 100).
+	SpoolMax int
+	// DeadletterMax bounds the dead letters kept (at least 1).
+	DeadletterMax int
 	// SendTimeout bounds one Bot API call made for the application.
 	SendTimeout time.Duration
 	// SendBodyLimit is the largest /send request body, in bytes.
 	SendBodyLimit int64
+	// Pacing keeps outbound calls inside Telegram's rate limits. Off is for
+	// a local Bot API server or benchmarks.
+	Pacing bool
+	// PacingChatRate limits message sends per chat.
+	PacingChatRate Rate
+	// PacingChatBurst is how many sends a chat may make at once before
+	// PacingChatRate applies.
+	PacingChatBurst int
+	// PacingGroupRate limits message sends per group, supergroup or
+	// channel, on top of PacingChatRate.
+	PacingGroupRate Rate
+	// PacingGlobalRate limits all message sends together.
+	PacingGlobalRate Rate
+	// PacingQueue bounds the calls waiting per chat.
+	PacingQueue int
 	// ShutdownGrace is the time given to work in flight on shutdown.
 	ShutdownGrace time.Duration
 	// LogLevel is one of debug, info, warn, error.
@@ -96,6 +137,73 @@ type Config struct {
 	// defaults at once, without reading the environment or a file and
 	// without validating.
 	Version bool
+}
+
+// Rate is N events per Per. It is written "N/s", "N/m", "N/h" or
+// "N/<duration>" ("20/m" is Rate{20, time.Minute}, as is "20/1m").
+type Rate struct {
+	N   float64
+	Per time.Duration
+}
+
+// String writes r as ParseRate reads it: "1/s", "20/m", "5/1m30s".
+func (r Rate) String() string {
+	n := strconv.FormatFloat(r.N, 'f', -1, 64)
+	switch r.Per {
+	case time.Second:
+		return n + "/s"
+	case time.Minute:
+		return n + "/m"
+	case time.Hour:
+		return n + "/h"
+	}
+	return n + "/" + formatDuration(r.Per)
+}
+
+// ParseRate reads "N/s", "N/m", "N/h" or "N/<duration>" ("20/1m",
+// "1/500ms"), N a positive number. Spaces around either part are ignored.
+func ParseRate(s string) (Rate, error) {
+	bad := fmt.Errorf("invalid rate %q: use N/s, N/m, N/h or N/<duration>, e.g. 1/s, 20/m or 20/1m", s)
+	num, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return Rate{}, bad
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+		return Rate{}, bad
+	}
+	var d time.Duration
+	switch per = strings.TrimSpace(per); per {
+	case "s":
+		d = time.Second
+	case "m":
+		d = time.Minute
+	case "h":
+		d = time.Hour
+	default:
+		if _, err := strconv.ParseFloat(per, 64); err == nil {
+			return Rate{}, fmt.Errorf("invalid rate %q: the period needs a unit, e.g. %s/%ss", s, strings.TrimSpace(num), per)
+		}
+		if d, err = time.ParseDuration(per); err != nil {
+			return Rate{}, bad
+		}
+	}
+	r := Rate{N: n, Per: d}
+	if err := r.check(); err != nil {
+		return Rate{}, fmt.Errorf("invalid rate %q: %w", s, err)
+	}
+	return r, nil
+}
+
+// check reports a rate that is not positive.
+func (r Rate) check() error {
+	if !(r.N > 0) || math.IsInf(r.N, 0) {
+		return fmt.Errorf("the number of calls must be more than 0, got %v", r.N)
+	}
+	if r.Per <= 0 {
+		return fmt.Errorf("the period must be more than 0s, got %s", r.Per)
+	}
+	return nil
 }
 
 // AllUpdateKinds lists the 25 update kinds of Bot API 10.1, the default of
@@ -148,7 +256,7 @@ const (
 
 // Default returns the default configuration. Token and AppURL, which have
 // no default, are empty; PublicURL is empty (derived from Listen by
-// Validate).
+// Validate). DataDir depends on the environment (see DefaultDataDir).
 func Default() Config {
 	return Config{
 		APIURL:           defaultAPIURL,
@@ -161,12 +269,36 @@ func Default() Config {
 		AppTimeout:       10 * time.Second,
 		AppMaxAttempts:   5,
 		AppMaxElapsed:    2 * time.Minute,
+		Spool:            "disk",
+		DataDir:          DefaultDataDir(),
+		SpoolMax:         100000,
+		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1 << 20,
+		Pacing:           true,
+		PacingChatRate:   Rate{1, time.Second},
+		PacingChatBurst:  3,
+		PacingGroupRate:  Rate{20, time.Minute},
+		PacingGlobalRate: Rate{30, time.Second},
+		PacingQueue:      100,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
 	}
+}
+
+// DefaultDataDir returns the default data_dir: $XDG_STATE_HOME/asgigram
+// when XDG_STATE_HOME is an absolute path (the XDG spec ignores a relative
+// one), else $HOME/.local/state/asgigram when HOME is set, else
+// ./asgigram-data.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "asgigram")
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "asgigram")
+	}
+	return "./asgigram-data"
 }
 
 // byteSize is the decode target of send_body_limit, so that the decode hook
@@ -212,12 +344,21 @@ var settings = []setting{
 	{key: "send_token", arg: "TOKEN", secret: true, def: "none, disabled",
 		help:  "application-level bearer token for /send (jobs that outlive a scope)",
 		field: func(c *Config) any { return &c.SendToken }},
+	{key: "admin_token", arg: "TOKEN", secret: true, def: "none, admin endpoints off",
+		help:  "bearer token of the admin endpoints (dead letters: list, show, replay, drop)",
+		field: func(c *Config) any { return &c.AdminToken }},
 	{key: "poll_timeout", arg: "DURATION",
 		help:  "getUpdates long-poll timeout, 0s to 50s",
 		field: func(c *Config) any { return &c.PollTimeout }},
 	{key: "allowed_updates", arg: "KINDS", def: "all 25 kinds of Bot API 10.1",
 		help:  "comma-separated update kinds to receive; empty: Telegram's default (no chat_member, no reactions)",
 		field: func(c *Config) any { return &c.AllowedUpdates }},
+	{key: "delete_webhook_on_start", arg: boolArg,
+		help:  "when a webhook is set (getUpdates answers 409), delete it and poll",
+		field: func(c *Config) any { return &c.DeleteWebhookOnStart }},
+	{key: "drop_pending_updates", arg: boolArg,
+		help:  "with delete_webhook_on_start: also drop the updates Telegram holds for the bot",
+		field: func(c *Config) any { return &c.DropPendingUpdates }},
 	{key: "max_concurrency", arg: "N",
 		help:  "deliveries to the application in flight at once (one per scope)",
 		field: func(c *Config) any { return &c.MaxConcurrency }},
@@ -236,12 +377,42 @@ var settings = []setting{
 	{key: "app_max_elapsed", arg: "DURATION",
 		help:  "stop retrying a delivery after this long",
 		field: func(c *Config) any { return &c.AppMaxElapsed }},
+	{key: "spool", arg: "KIND",
+		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (lost on a crash)",
+		field: func(c *Config) any { return &c.Spool }},
+	{key: "data_dir", arg: "DIR", def: "<state dir>/asgigram",
+		help:  "directory of the durable spool; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",
+		field: func(c *Config) any { return &c.DataDir }},
+	{key: "spool_max", arg: "N",
+		help:  "updates held in the spool at most; polling pauses while it is full (at least 100)",
+		field: func(c *Config) any { return &c.SpoolMax }},
+	{key: "deadletter_max", arg: "N",
+		help:  "dead letters kept at most (at least 1)",
+		field: func(c *Config) any { return &c.DeadletterMax }},
 	{key: "send_timeout", arg: "DURATION",
 		help:  "the most one /send request waits for its Bot API calls",
 		field: func(c *Config) any { return &c.SendTimeout }},
 	{key: "send_body_limit", arg: "SIZE",
 		help:  "largest /send body and application reply body: bytes, or 512KiB, 1MiB, 2MB",
 		field: func(c *Config) any { return (*byteSize)(&c.SendBodyLimit) }},
+	{key: "pacing", arg: boolArg,
+		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",
+		field: func(c *Config) any { return &c.Pacing }},
+	{key: "pacing_chat_rate", arg: "RATE",
+		help:  "message sends per chat: N/s, N/m, N/h or N/<duration> (20/1m)",
+		field: func(c *Config) any { return &c.PacingChatRate }},
+	{key: "pacing_chat_burst", arg: "N",
+		help:  "message sends a chat may make at once before pacing_chat_rate applies",
+		field: func(c *Config) any { return &c.PacingChatBurst }},
+	{key: "pacing_group_rate", arg: "RATE",
+		help:  "message sends per group, supergroup or channel, on top of pacing_chat_rate",
+		field: func(c *Config) any { return &c.PacingGroupRate }},
+	{key: "pacing_global_rate", arg: "RATE",
+		help:  "message sends of the whole bot",
+		field: func(c *Config) any { return &c.PacingGlobalRate }},
+	{key: "pacing_queue", arg: "N",
+		help:  "calls waiting per chat at most; one more is refused at once",
+		field: func(c *Config) any { return &c.PacingQueue }},
 	{key: "shutdown_grace", arg: "DURATION",
 		help:  "time given to work in flight on shutdown",
 		field: func(c *Config) any { return &c.ShutdownGrace }},
@@ -256,7 +427,11 @@ var settings = []setting{
 var (
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"text", "json"}
+	spoolKinds = []string{"disk", "memory"}
 )
+
+// boolArg marks a boolean setting: its flag may stand alone (true).
+const boolArg = "BOOL"
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 func envName(key string) string  { return envPrefix + strings.ToUpper(key) }
@@ -280,7 +455,9 @@ Arguments:
 Every setting can be given as a flag, as an environment variable or as a key
 of the config file, in that order of precedence. The file key is the flag
 name with '_' for '-' (--app-timeout is app_timeout). Durations need a unit
-(500ms, 15s, 2m, 1h).
+(500ms, 15s, 2m, 1h). Rates are N/s, N/m, N/h or N/<duration> (20/1m).
+Booleans are true or false (1 or 0); a boolean flag alone means true, and
+false must be joined to it: --pacing=false, not --pacing false.
 
 Flags:
 `)
@@ -304,7 +481,11 @@ Flags:
 				d = formatSize(def.SendBodyLimit)
 			}
 		}
-		line("--"+flagName(s.key)+" "+s.arg, s.help, "env "+envName(s.key)+", default "+d)
+		flag := "--" + flagName(s.key) + " " + s.arg
+		if s.arg == boolArg {
+			flag = "--" + flagName(s.key) + "[=" + boolArg + "]"
+		}
+		line(flag, s.help, "env "+envName(s.key)+", default "+d)
 	}
 	line("-v, --verbose", "log at debug level, whatever log_level says")
 	line("--version", "print the version and exit")
@@ -353,6 +534,10 @@ func display(c *Config, s setting) any {
 		return formatDuration(*p)
 	case *byteSize:
 		return int64(*p)
+	case *bool:
+		return *p
+	case *Rate:
+		return p.String()
 	case *[]string:
 		return slices.Clone(*p)
 	}
@@ -360,8 +545,9 @@ func display(c *Config, s setting) any {
 }
 
 // Redacted returns every setting by its file key, for a config dump. The
-// token, app_secret and send_token show as "[redacted]" when set. Durations
-// are strings ("30s"), send_body_limit is in bytes.
+// token, app_secret, send_token and admin_token show as "[redacted]" when
+// set. Durations and rates are strings ("30s", "20/m"), booleans are bools,
+// send_body_limit is in bytes.
 func (c Config) Redacted() map[string]any {
 	m := make(map[string]any, len(settings))
 	for _, s := range settings {
@@ -425,6 +611,10 @@ func Load(args []string, stderr io.Writer) (Config, error) {
 	// decoded and checked like the same value from the environment.
 	for _, s := range settings {
 		fs.String(flagName(s.key), "", s.help)
+		if s.arg == boolArg {
+			// --pacing alone means true, as for a pflag bool.
+			fs.Lookup(flagName(s.key)).NoOptDefVal = "true"
+		}
 	}
 	configFile := fs.String("config", "", "config file")
 	verbose := fs.CountP("verbose", "v", "log at debug level")
@@ -642,6 +832,7 @@ func cleanDecodeError(err error) error {
 
 var (
 	durationType = reflect.TypeFor[time.Duration]()
+	rateType     = reflect.TypeFor[Rate]()
 	byteSizeType = reflect.TypeFor[byteSize]()
 	stringsType  = reflect.TypeFor[[]string]()
 )
@@ -656,6 +847,17 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 	case to == byteSizeType:
 		n, err := parseSize(data)
 		return byteSize(n), err
+	case to == rateType:
+		if r, ok := data.(Rate); ok {
+			return r, nil
+		}
+		s, ok := data.(string)
+		if !ok {
+			return nil, fmt.Errorf("expected a rate such as 1/s or 20/m, got a %s", kindName(from))
+		}
+		return ParseRate(s)
+	case to.Kind() == reflect.Bool:
+		return parseBool(from, data)
 	case to == stringsType:
 		switch from.Kind() {
 		case reflect.String:
@@ -735,6 +937,30 @@ func parseInt(from reflect.Type, data any) (int, error) {
 		return 0, fmt.Errorf("expected an integer, got %v", data)
 	}
 	return int(f), nil
+}
+
+// parseBool accepts a boolean, or true, false, 1 or 0 (any case) as a
+// string or number.
+func parseBool(from reflect.Type, data any) (bool, error) {
+	switch v := data.(type) {
+	case bool:
+		return v, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true", "1":
+			return true, nil
+		case "false", "0":
+			return false, nil
+		}
+		return false, fmt.Errorf("expected true or false (or 1 or 0), got %q", v)
+	}
+	if f, ok := number(data); ok {
+		if f == 0 || f == 1 {
+			return f == 1, nil
+		}
+		return false, fmt.Errorf("expected true or false (or 1 or 0), got %v", f)
+	}
+	return false, fmt.Errorf("expected true or false, got a %s", kindName(from))
 }
 
 func errNeedsUnit(n string) error {
@@ -826,7 +1052,8 @@ func parseSize(data any) (int64, error) {
 // Validate checks every setting and completes the derived ones: it reads
 // TokenFile when Token is empty, trims the token, strips trailing slashes
 // from APIURL and PublicURL, derives PublicURL from Listen when it is
-// empty, lower-cases LogLevel and LogFormat, and decodes AppSecretKey. It
+// empty, lower-cases Spool, LogLevel and LogFormat, expands a leading "~/"
+// in DataDir, and decodes AppSecretKey. It
 // returns the first problem as a *FieldError. Calling it twice is fine.
 func (c *Config) Validate() error {
 	if err := c.validateToken(); err != nil {
@@ -862,8 +1089,13 @@ func (c *Config) Validate() error {
 	if err := c.validateAppSecret(); err != nil {
 		return err
 	}
-	if strings.ContainsFunc(c.SendToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return fieldErr("send_token", "must not contain spaces or control characters (it is sent as a Bearer token)")
+	for _, tok := range []struct{ key, value string }{{"send_token", c.SendToken}, {"admin_token", c.AdminToken}} {
+		if strings.ContainsFunc(tok.value, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fieldErr(tok.key, "must not contain spaces or control characters (it is sent as a Bearer token)")
+		}
+	}
+	if c.AdminToken != "" && c.AdminToken == c.SendToken {
+		return fieldErr("admin_token", "must differ from send_token: the send_token must not unlock the admin endpoints")
 	}
 	if c.PollTimeout < 0 || c.PollTimeout > maxPollTimeout {
 		return fieldErr("poll_timeout", "must be between 0s and %s (Telegram's limit), got %s", maxPollTimeout, c.PollTimeout)
@@ -872,6 +1104,9 @@ func (c *Config) Validate() error {
 		if !isUpdateKind(k) {
 			return fieldErr("allowed_updates", "entry %d: %q is not an update kind: use snake_case names such as message or callback_query", i, k)
 		}
+	}
+	if c.DropPendingUpdates && !c.DeleteWebhookOnStart {
+		return fieldErr("drop_pending_updates", "only takes effect with delete_webhook_on_start: set delete_webhook_on_start: true too, or leave drop_pending_updates false")
 	}
 	for _, check := range []struct {
 		key string
@@ -886,12 +1121,27 @@ func (c *Config) Validate() error {
 		{"app_max_elapsed", c.AppMaxElapsed <= 0, "must be more than 0s, got %s"},
 		{"send_timeout", c.SendTimeout <= 0, "must be more than 0s, got %s"},
 		{"send_body_limit", c.SendBodyLimit <= 0, "must be more than 0 bytes, got %d"},
+		{"spool_max", c.SpoolMax < 100, "must be at least 100, got %d"},
+		{"deadletter_max", c.DeadletterMax < 1, "must be at least 1, got %d"},
+		{"pacing_chat_burst", c.PacingChatBurst < 1, "must be at least 1, got %d"},
+		{"pacing_queue", c.PacingQueue < 1, "must be at least 1, got %d"},
 		{"shutdown_grace", c.ShutdownGrace < 0, "must not be negative, got %s"},
 	} {
 		if check.bad {
 			s := settings[slices.IndexFunc(settings, func(s setting) bool { return s.key == check.key })]
 			return fieldErr(check.key, check.msg, display(c, s))
 		}
+	}
+	for _, r := range []struct {
+		key  string
+		rate Rate
+	}{{"pacing_chat_rate", c.PacingChatRate}, {"pacing_group_rate", c.PacingGroupRate}, {"pacing_global_rate", c.PacingGlobalRate}} {
+		if err := r.rate.check(); err != nil {
+			return &FieldError{Field: r.key, Err: err}
+		}
+	}
+	if err := c.validateSpool(); err != nil {
+		return err
 	}
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	if !slices.Contains(logLevels, c.LogLevel) {
@@ -900,6 +1150,26 @@ func (c *Config) Validate() error {
 	c.LogFormat = strings.ToLower(c.LogFormat)
 	if !slices.Contains(logFormats, c.LogFormat) {
 		return fieldErr("log_format", "must be one of %s, got %q", strings.Join(logFormats, ", "), c.LogFormat)
+	}
+	return nil
+}
+
+// validateSpool checks spool and data_dir, and expands a leading "~/" in
+// data_dir with $HOME.
+func (c *Config) validateSpool() error {
+	c.Spool = strings.ToLower(c.Spool)
+	if !slices.Contains(spoolKinds, c.Spool) {
+		return fieldErr("spool", "must be one of %s, got %q", strings.Join(spoolKinds, ", "), c.Spool)
+	}
+	if c.DataDir == "~" || strings.HasPrefix(c.DataDir, "~/") {
+		home := os.Getenv("HOME")
+		if home == "" {
+			return fieldErr("data_dir", "%q starts with ~ but HOME is not set", c.DataDir)
+		}
+		c.DataDir = filepath.Join(home, strings.TrimPrefix(c.DataDir, "~"))
+	}
+	if c.Spool == "disk" && strings.TrimSpace(c.DataDir) == "" {
+		return fieldErr("data_dir", "must not be empty with spool: disk (give a directory, or spool: memory)")
 	}
 	return nil
 }

@@ -85,6 +85,7 @@ func wantDefaults() config.Config {
 }
 
 func TestDefault(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/var/state")
 	d := config.Default()
 	want := config.Config{
 		APIURL:           "https://api.telegram.org",
@@ -97,8 +98,18 @@ func TestDefault(t *testing.T) {
 		AppTimeout:       10 * time.Second,
 		AppMaxAttempts:   5,
 		AppMaxElapsed:    2 * time.Minute,
+		Spool:            "disk",
+		DataDir:          "/var/state/asgigram",
+		SpoolMax:         100000,
+		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1048576,
+		Pacing:           true,
+		PacingChatRate:   config.Rate{N: 1, Per: time.Second},
+		PacingChatBurst:  3,
+		PacingGroupRate:  config.Rate{N: 20, Per: time.Minute},
+		PacingGlobalRate: config.Rate{N: 30, Per: time.Second},
+		PacingQueue:      100,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -560,13 +571,14 @@ func TestTokenNeverShown(t *testing.T) {
 		}
 	})
 	t.Run("printing a Config", func(t *testing.T) {
-		c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret}, testToken, testAppURL)
+		c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret,
+			"ASGIGRAM_ADMIN_TOKEN": "admin-secret"}, testToken, testAppURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 			out := fmt.Sprintf(format, c)
-			for _, s := range []string{secret, "send-secret", testSecret} {
+			for _, s := range []string{secret, "send-secret", testSecret, "admin-secret"} {
 				if strings.Contains(out, s) {
 					t.Errorf("Sprintf(%q) shows a secret: %s", format, out)
 				}
@@ -738,9 +750,13 @@ func TestRedacted(t *testing.T) {
 	keys := []string{"token", "token_file", "app_url", "api_url", "listen", "public_url", "app_secret",
 		"send_token", "poll_timeout", "allowed_updates", "max_concurrency", "scope_idle_timeout", "max_scopes",
 		"app_timeout", "app_max_attempts", "app_max_elapsed", "send_timeout", "send_body_limit",
-		"shutdown_grace", "log_level", "log_format"}
+		"shutdown_grace", "log_level", "log_format",
+		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
+		"deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
+		"pacing_global_rate", "pacing_queue"}
 
-	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret}, testToken, testAppURL)
+	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret,
+		"ASGIGRAM_ADMIN_TOKEN": "admin-secret"}, testToken, testAppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -756,17 +772,26 @@ func TestRedacted(t *testing.T) {
 		t.Errorf("Redacted() keys = %q, want %q", got, want)
 	}
 	for key, want := range map[string]any{
-		"token":           "[redacted]",
-		"app_secret":      "[redacted]",
-		"send_token":      "[redacted]",
-		"token_file":      "",
-		"app_url":         testAppURL,
-		"public_url":      "http://127.0.0.1:8080",
-		"poll_timeout":    "30s",
-		"max_scopes":      100000,
-		"send_body_limit": int64(1048576),
-		"allowed_updates": config.AllUpdateKinds,
-		"log_level":       "info",
+		"token":                   "[redacted]",
+		"app_secret":              "[redacted]",
+		"send_token":              "[redacted]",
+		"admin_token":             "[redacted]",
+		"token_file":              "",
+		"app_url":                 testAppURL,
+		"public_url":              "http://127.0.0.1:8080",
+		"poll_timeout":            "30s",
+		"max_scopes":              100000,
+		"send_body_limit":         int64(1048576),
+		"allowed_updates":         config.AllUpdateKinds,
+		"log_level":               "info",
+		"pacing":                  true,
+		"pacing_chat_rate":        "1/s",
+		"pacing_group_rate":       "20/m",
+		"pacing_global_rate":      "30/s",
+		"pacing_queue":            100,
+		"spool":                   "disk",
+		"spool_max":               100000,
+		"delete_webhook_on_start": false,
 	} {
 		if !reflect.DeepEqual(m[key], want) {
 			t.Errorf("Redacted()[%q] = %#v, want %#v", key, m[key], want)
@@ -774,7 +799,7 @@ func TestRedacted(t *testing.T) {
 	}
 
 	unset := config.Default().Redacted()
-	for _, key := range []string{"token", "app_secret", "send_token"} {
+	for _, key := range []string{"token", "app_secret", "send_token", "admin_token"} {
 		if unset[key] != "" {
 			t.Errorf("Redacted()[%q] of an unset secret = %#v, want \"\"", key, unset[key])
 		}
@@ -824,10 +849,11 @@ func TestUsage(t *testing.T) {
 			}
 		}
 	}) {
-		flag := "--" + strings.ReplaceAll(key, "_", "-") + " "
+		flag := "--" + strings.ReplaceAll(key, "_", "-")
 		env := "env ASGIGRAM_" + strings.ToUpper(key) + ", default "
-		// The flag's line is followed by its env/default line.
-		re := regexp.MustCompile(`\n  ` + regexp.QuoteMeta(flag) + `\S+\n(        .*\n)*?        ` + regexp.QuoteMeta(env) + `\S`)
+		// The flag's line ("--key ARG", or "--key[=BOOL]" for a boolean) is
+		// followed by its env/default line.
+		re := regexp.MustCompile(`\n  ` + regexp.QuoteMeta(flag) + `( \S+|\[=BOOL\])\n(        .*\n)*?        ` + regexp.QuoteMeta(env) + `\S`)
 		if !re.MatchString(u) {
 			t.Errorf("Usage() does not document %s with %s and its default", flag, env)
 		}
@@ -923,4 +949,402 @@ func TestUsageLineLength(t *testing.T) {
 			t.Errorf("Usage() line %d is %d bytes long: %q", i+1, len(l), l)
 		}
 	}
+}
+
+func TestBoolSettings(t *testing.T) {
+	type want struct{ pacing, deleteWebhook, dropPending bool }
+	tests := []struct {
+		name string
+		env  map[string]string
+		file string // file name and content, "" for none
+		body string
+		args []string
+		want want
+	}{
+		{"defaults", nil, "", "", nil, want{true, false, false}},
+		{"flag =false", nil, "", "", []string{"--pacing=false"}, want{false, false, false}},
+		{"flag =0", nil, "", "", []string{"--pacing=0"}, want{false, false, false}},
+		{"flag alone", map[string]string{"ASGIGRAM_PACING": "false"}, "", "", []string{"--pacing"}, want{true, false, false}},
+		{"flag alone before positionals", nil, "", "", []string{"--delete-webhook-on-start", "--drop-pending-updates"}, want{true, true, true}},
+		{"flag =true", nil, "", "", []string{"--delete-webhook-on-start=true"}, want{true, true, false}},
+		{"env false", map[string]string{"ASGIGRAM_PACING": "false"}, "", "", nil, want{false, false, false}},
+		{"env 0", map[string]string{"ASGIGRAM_PACING": "0"}, "", "", nil, want{false, false, false}},
+		{"env FALSE", map[string]string{"ASGIGRAM_PACING": "FALSE"}, "", "", nil, want{false, false, false}},
+		{"env 1 and true", map[string]string{"ASGIGRAM_DELETE_WEBHOOK_ON_START": "1", "ASGIGRAM_DROP_PENDING_UPDATES": "true"}, "", "", nil, want{true, true, true}},
+		{"yaml", nil, "c.yaml", "pacing: false\ndelete_webhook_on_start: true\ndrop_pending_updates: true\n", nil, want{false, true, true}},
+		{"yaml quoted", nil, "c.yaml", "pacing: \"false\"\n", nil, want{false, false, false}},
+		{"json", nil, "c.json", `{"pacing": false, "delete_webhook_on_start": true}`, nil, want{false, true, false}},
+		{"toml", nil, "c.toml", "pacing = false\n", nil, want{false, false, false}},
+		{"env over file", map[string]string{"ASGIGRAM_PACING": "true"}, "c.yaml", "pacing: false\n", nil, want{true, false, false}},
+		{"flag over env", map[string]string{"ASGIGRAM_PACING": "true"}, "", "", []string{"--pacing=false"}, want{false, false, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string(nil), tt.args...)
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, tt.file, tt.body))
+			}
+			// Flags first: a flag alone must not swallow the positionals.
+			c, _, err := load(t, tt.env, append(args, testToken, testAppURL)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{c.Pacing, c.DeleteWebhookOnStart, c.DropPendingUpdates}
+			if got != tt.want {
+				t.Errorf("pacing, delete_webhook_on_start, drop_pending_updates = %v, want %v", got, tt.want)
+			}
+			if c.Token != testToken || c.AppURL != testAppURL {
+				t.Error("the positionals were not read as TOKEN and APP_URL")
+			}
+		})
+	}
+
+	bad := []struct {
+		name  string
+		env   map[string]string
+		body  string
+		args  []string
+		field string
+		want  string
+	}{
+		{"env word", map[string]string{"ASGIGRAM_PACING": "off"}, "", nil, "pacing", `expected true or false (or 1 or 0), got "off"`},
+		{"flag word", nil, "", []string{"--delete-webhook-on-start=yes"}, "delete_webhook_on_start", "expected true or false"},
+		{"yaml number", nil, "pacing: 2\n", nil, "pacing", "expected true or false (or 1 or 0), got 2"},
+		{"yaml list", nil, "drop_pending_updates: [true]\n", nil, "drop_pending_updates", "expected true or false, got a list"},
+		{"drop without delete", map[string]string{"ASGIGRAM_DROP_PENDING_UPDATES": "true"}, "", nil, "drop_pending_updates", "only takes effect with delete_webhook_on_start"},
+		{"drop with delete false", nil, "delete_webhook_on_start: false\ndrop_pending_updates: true\n", nil, "drop_pending_updates", "delete_webhook_on_start: true"},
+	}
+	for _, tt := range bad {
+		t.Run("bad "+tt.name, func(t *testing.T) {
+			args := append([]string{testToken, testAppURL}, tt.args...)
+			if tt.body != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
+			}
+			_, _, err := load(t, tt.env, args...)
+			wantFieldErr(t, err, tt.field, tt.want)
+		})
+	}
+
+	t.Run("a flag alone does not take the next argument", func(t *testing.T) {
+		// As with a pflag bool, "--pacing false" is --pacing plus an argument.
+		_, _, err := load(t, nil, "--pacing", "false", testToken, testAppURL)
+		if err == nil || !strings.Contains(err.Error(), "too many arguments") {
+			t.Errorf("err = %v, want too many arguments", err)
+		}
+	})
+}
+
+func TestParseRate(t *testing.T) {
+	good := map[string]config.Rate{
+		"1/s":        {N: 1, Per: time.Second},
+		"20/m":       {N: 20, Per: time.Minute},
+		"30/s":       {N: 30, Per: time.Second},
+		"100/h":      {N: 100, Per: time.Hour},
+		"20/1m":      {N: 20, Per: time.Minute},
+		"1/500ms":    {N: 1, Per: 500 * time.Millisecond},
+		"0.5/s":      {N: 0.5, Per: time.Second},
+		" 2 / h ":    {N: 2, Per: time.Hour},
+		"3/1h30m":    {N: 3, Per: 90 * time.Minute},
+		"1000/1s":    {N: 1000, Per: time.Second},
+		"1e3/s":      {N: 1000, Per: time.Second},
+		"5/2s":       {N: 5, Per: 2 * time.Second},
+		"25/1m0s":    {N: 25, Per: time.Minute},
+		"7/10m":      {N: 7, Per: 10 * time.Minute},
+		"1.25/250ms": {N: 1.25, Per: 250 * time.Millisecond},
+	}
+	for in, want := range good {
+		got, err := config.ParseRate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v", in, got, err, want)
+			continue
+		}
+		// String gives back something ParseRate reads as the same rate.
+		if again, err := config.ParseRate(got.String()); err != nil || again != got {
+			t.Errorf("ParseRate(%q.String() = %q) = %v, %v", in, got.String(), again, err)
+		}
+	}
+	for r, want := range map[config.Rate]string{
+		{N: 1, Per: time.Second}: "1/s", {N: 20, Per: time.Minute}: "20/m", {N: 2, Per: time.Hour}: "2/h",
+		{N: 20, Per: 2 * time.Minute}: "20/2m", {N: 0.5, Per: 1500 * time.Millisecond}: "0.5/1.5s",
+	} {
+		if r.String() != want {
+			t.Errorf("%#v.String() = %q, want %q", r, r.String(), want)
+		}
+	}
+
+	bad := map[string]string{
+		"1":       "use N/s, N/m, N/h or N/<duration>",
+		"1/x":     "use N/s",
+		"1/":      "use N/s",
+		"/s":      "use N/s",
+		"a/s":     "use N/s",
+		"1/60":    "the period needs a unit, e.g. 1/60s",
+		"0/s":     "more than 0",
+		"-1/s":    "more than 0",
+		"1/0s":    "more than 0s",
+		"1/-1s":   "more than 0s",
+		"inf/s":   "use N/s",
+		"NaN/s":   "use N/s",
+		"1/s/s":   "use N/s",
+		"1 per s": "use N/s",
+	}
+	for in, want := range bad {
+		if _, err := config.ParseRate(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRate(%q) = %v, want an error containing %q", in, err, want)
+		}
+	}
+}
+
+func TestPacingSettings(t *testing.T) {
+	t.Run("each layer", func(t *testing.T) {
+		file := writeFile(t, "c.yaml", "pacing_chat_rate: 2/s\npacing_group_rate: 10/1m\npacing_chat_burst: 5\npacing_queue: 7\n")
+		env := map[string]string{"ASGIGRAM_PACING_GLOBAL_RATE": "1000/s", "ASGIGRAM_PACING_QUEUE": "8"}
+		c, _, err := load(t, env, testToken, testAppURL, "--config", file, "--pacing-group-rate", "15/m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.PacingChatRate != (config.Rate{N: 2, Per: time.Second}) || c.PacingGroupRate != (config.Rate{N: 15, Per: time.Minute}) ||
+			c.PacingGlobalRate != (config.Rate{N: 1000, Per: time.Second}) || c.PacingChatBurst != 5 || c.PacingQueue != 8 {
+			t.Errorf("got %v", c)
+		}
+		m := c.Redacted()
+		if m["pacing_group_rate"] != "15/m" || m["pacing_chat_rate"] != "2/s" || m["pacing_chat_burst"] != 5 {
+			t.Errorf("Redacted shows %v %v %v", m["pacing_group_rate"], m["pacing_chat_rate"], m["pacing_chat_burst"])
+		}
+	})
+
+	t.Run("json and toml", func(t *testing.T) {
+		for name, body := range map[string]string{
+			"c.json": `{"pacing_chat_rate": "3/s", "pacing_queue": 9}`,
+			"c.toml": "pacing_chat_rate = \"3/s\"\npacing_queue = 9\n",
+		} {
+			c, _, err := load(t, nil, testToken, testAppURL, "--config", writeFile(t, name, body))
+			if err != nil {
+				t.Fatal(name, err)
+			}
+			if c.PacingChatRate != (config.Rate{N: 3, Per: time.Second}) || c.PacingQueue != 9 {
+				t.Errorf("%s: got %v and %d", name, c.PacingChatRate, c.PacingQueue)
+			}
+		}
+	})
+
+	bad := []struct {
+		name  string
+		env   map[string]string
+		body  string
+		args  []string
+		field string
+		want  string
+	}{
+		{"chat rate env", map[string]string{"ASGIGRAM_PACING_CHAT_RATE": "fast"}, "", nil, "pacing_chat_rate", `invalid rate "fast"`},
+		{"chat rate zero", nil, "", []string{"--pacing-chat-rate", "0/s"}, "pacing_chat_rate", "more than 0"},
+		{"group rate flag", nil, "", []string{"--pacing-group-rate", "20/60"}, "pacing_group_rate", "needs a unit"},
+		{"global rate file", nil, "pacing_global_rate: 30/sec\n", nil, "pacing_global_rate", "use N/s, N/m, N/h or N/<duration>"},
+		{"rate as a number", nil, "pacing_global_rate: 30\n", nil, "pacing_global_rate", "expected a rate such as 1/s or 20/m, got a number"},
+		{"rate as a map", nil, "pacing_chat_rate:\n  n: 1\n  per: 1s\n", nil, "pacing_chat_rate", "expected a rate"},
+		{"burst zero", map[string]string{"ASGIGRAM_PACING_CHAT_BURST": "0"}, "", nil, "pacing_chat_burst", "at least 1, got 0"},
+		{"burst word", map[string]string{"ASGIGRAM_PACING_CHAT_BURST": "three"}, "", nil, "pacing_chat_burst", "expected an integer"},
+		{"queue zero", nil, "pacing_queue: 0\n", nil, "pacing_queue", "at least 1, got 0"},
+		{"queue fraction", nil, "pacing_queue: 1.5\n", nil, "pacing_queue", "expected an integer"},
+	}
+	for _, tt := range bad {
+		t.Run("bad "+tt.name, func(t *testing.T) {
+			args := append([]string{testToken, testAppURL}, tt.args...)
+			if tt.body != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
+			}
+			_, _, err := load(t, tt.env, args...)
+			wantFieldErr(t, err, tt.field, tt.want)
+		})
+	}
+
+	t.Run("validate a config built in code", func(t *testing.T) {
+		for _, tt := range []struct {
+			field string
+			set   func(c *config.Config)
+		}{
+			{"pacing_chat_rate", func(c *config.Config) { c.PacingChatRate = config.Rate{} }},
+			{"pacing_group_rate", func(c *config.Config) { c.PacingGroupRate.Per = 0 }},
+			{"pacing_global_rate", func(c *config.Config) { c.PacingGlobalRate.N = -1 }},
+		} {
+			c := config.Default()
+			c.Token, c.AppURL = testToken, testAppURL
+			tt.set(&c)
+			wantFieldErr(t, c.Validate(), tt.field, "more than 0")
+		}
+	})
+}
+
+func TestSpoolSettings(t *testing.T) {
+	t.Run("values", func(t *testing.T) {
+		dir := t.TempDir()
+		c, _, err := load(t, map[string]string{"ASGIGRAM_SPOOL": "MEMORY", "ASGIGRAM_DATA_DIR": dir, "ASGIGRAM_SPOOL_MAX": "100"},
+			testToken, testAppURL, "--deadletter-max", "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Spool != "memory" || c.DataDir != dir || c.SpoolMax != 100 || c.DeadletterMax != 1 {
+			t.Errorf("got spool=%s data_dir=%s spool_max=%d deadletter_max=%d", c.Spool, c.DataDir, c.SpoolMax, c.DeadletterMax)
+		}
+	})
+
+	t.Run("file", func(t *testing.T) {
+		file := writeFile(t, "c.yaml", "spool: memory\ndata_dir: /srv/asgigram\nspool_max: 5000\ndeadletter_max: 20\n")
+		c, _, err := load(t, nil, testToken, testAppURL, "--config", file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Spool != "memory" || c.DataDir != "/srv/asgigram" || c.SpoolMax != 5000 || c.DeadletterMax != 20 {
+			t.Errorf("got spool=%s data_dir=%s spool_max=%d deadletter_max=%d", c.Spool, c.DataDir, c.SpoolMax, c.DeadletterMax)
+		}
+	})
+
+	t.Run("tilde", func(t *testing.T) {
+		t.Setenv("HOME", "/home/bot")
+		c, _, err := load(t, nil, testToken, testAppURL, "--data-dir", "~/spool")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DataDir != "/home/bot/spool" {
+			t.Errorf("DataDir = %q, want /home/bot/spool", c.DataDir)
+		}
+	})
+
+	t.Run("empty data_dir with memory", func(t *testing.T) {
+		c, _, err := load(t, nil, testToken, testAppURL, "--spool", "memory", "--data-dir", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DataDir != "" {
+			t.Errorf("DataDir = %q", c.DataDir)
+		}
+	})
+
+	bad := []struct {
+		name  string
+		env   map[string]string
+		body  string
+		args  []string
+		field string
+		want  string
+	}{
+		{"spool kind", map[string]string{"ASGIGRAM_SPOOL": "tmpfs"}, "", nil, "spool", `must be one of disk, memory, got "tmpfs"`},
+		{"spool number", nil, "spool: 1\n", nil, "spool", "expected a string"},
+		{"empty data_dir with disk", nil, "data_dir: \"\"\n", nil, "data_dir", "must not be empty with spool: disk"},
+		{"empty data_dir flag", nil, "", []string{"--data-dir="}, "data_dir", "must not be empty"},
+		{"data_dir list", nil, "data_dir: [a]\n", nil, "data_dir", "expected a string"},
+		{"spool_max too small", map[string]string{"ASGIGRAM_SPOOL_MAX": "99"}, "", nil, "spool_max", "at least 100, got 99"},
+		{"spool_max word", nil, "", []string{"--spool-max", "lots"}, "spool_max", "expected an integer"},
+		{"deadletter_max zero", nil, "deadletter_max: 0\n", nil, "deadletter_max", "at least 1, got 0"},
+		{"deadletter_max negative", map[string]string{"ASGIGRAM_DEADLETTER_MAX": "-5"}, "", nil, "deadletter_max", "at least 1"},
+	}
+	for _, tt := range bad {
+		t.Run("bad "+tt.name, func(t *testing.T) {
+			args := append([]string{testToken, testAppURL}, tt.args...)
+			if tt.body != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
+			}
+			_, _, err := load(t, tt.env, args...)
+			wantFieldErr(t, err, tt.field, tt.want)
+		})
+	}
+
+	t.Run("tilde without HOME", func(t *testing.T) {
+		t.Setenv("HOME", "")
+		_, _, err := load(t, nil, testToken, testAppURL, "--data-dir", "~/spool")
+		wantFieldErr(t, err, "data_dir", "HOME is not set")
+	})
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	tests := []struct {
+		name, xdg, home string // "-": unset
+		want            string
+	}{
+		{"xdg", "/xdg/state", "/home/bot", "/xdg/state/asgigram"},
+		{"relative xdg is ignored", "state", "/home/bot", "/home/bot/.local/state/asgigram"},
+		{"home", "-", "/home/bot", "/home/bot/.local/state/asgigram"},
+		{"empty xdg", "", "/home/bot", "/home/bot/.local/state/asgigram"},
+		{"neither", "-", "-", "./asgigram-data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for name, v := range map[string]string{"XDG_STATE_HOME": tt.xdg, "HOME": tt.home} {
+				t.Setenv(name, v)
+				if v == "-" {
+					if err := os.Unsetenv(name); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := config.DefaultDataDir(); got != tt.want {
+				t.Errorf("DefaultDataDir() = %q, want %q", got, tt.want)
+			}
+			if got := config.Default().DataDir; got != tt.want {
+				t.Errorf("Default().DataDir = %q, want %q", got, tt.want)
+			}
+			// Load keeps the default when nothing sets data_dir.
+			c, _, err := load(t, nil, testToken, testAppURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.DataDir != tt.want {
+				t.Errorf("Load: DataDir = %q, want %q", c.DataDir, tt.want)
+			}
+		})
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	t.Run("set", func(t *testing.T) {
+		file := writeFile(t, "c.yaml", "admin_token: from-file\n")
+		c, _, err := load(t, map[string]string{"ASGIGRAM_ADMIN_TOKEN": "from-env"}, testToken, testAppURL, "--config", file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AdminToken != "from-env" {
+			t.Error("AdminToken is not the environment's")
+		}
+		if c.Redacted()["admin_token"] != "[redacted]" || strings.Contains(c.String(), "from-env") {
+			t.Errorf("admin_token shows: %v", c)
+		}
+	})
+
+	t.Run("default off", func(t *testing.T) {
+		c, _, err := load(t, nil, testToken, testAppURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AdminToken != "" {
+			t.Error("AdminToken has a default")
+		}
+	})
+
+	for _, tt := range []struct {
+		name, env, send, want string
+	}{
+		{"space", "admin secret", "", "spaces"},
+		{"control", "admin\tsecret", "", "control characters"},
+		{"same as send_token", "shared-secret", "shared-secret", "must differ from send_token"},
+	} {
+		t.Run("bad "+tt.name, func(t *testing.T) {
+			env := map[string]string{"ASGIGRAM_ADMIN_TOKEN": tt.env}
+			if tt.send != "" {
+				env["ASGIGRAM_SEND_TOKEN"] = tt.send
+			}
+			_, stderr, err := load(t, env, testToken, testAppURL)
+			wantFieldErr(t, err, "admin_token", tt.want)
+			if strings.Contains(err.Error(), "secret") || strings.Contains(stderr, "secret") {
+				t.Errorf("err %q or stderr %q shows the token", err, stderr)
+			}
+		})
+	}
+
+	t.Run("wrong type does not show it", func(t *testing.T) {
+		_, _, err := load(t, nil, testToken, testAppURL, "--config", writeFile(t, "c.yaml", "admin_token: [\"admin-secret\"]\n"))
+		wantFieldErr(t, err, "admin_token", "expected a string")
+		if strings.Contains(err.Error(), "admin-secret") {
+			t.Errorf("err %q shows the token", err)
+		}
+	})
 }
