@@ -95,6 +95,9 @@ type Options struct {
 	DeadLetterMax int
 	// Pacer paces outbound calls; nil sends them at once.
 	Pacer Pacer
+	// ChatQueue bounds the calls waiting per chat (0: no bound); one more
+	// fails with ErrChatQueueFull.
+	ChatQueue int
 	// DeleteWebhookOnStart calls deleteWebhook after getMe, so that polling
 	// works for a bot that had a webhook; DropPendingUpdates passes
 	// drop_pending_updates=true with it.
@@ -213,6 +216,7 @@ func New(opt Options) *Adapter {
 	}
 	a.exec.log = opt.Logger
 	a.exec.pacer = opt.Pacer
+	a.exec.queueLimit = opt.ChatQueue
 	if opt.Spool != nil {
 		a.dead = opt.Spool
 	} else {
@@ -286,6 +290,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	a.running.Store(true)
 
 	unconfirmed, err := a.poll(ctx, deliverCtx)
+	if err != nil {
+		// Stopping on an error (token revoked, spool failing): deliveries
+		// in flight get the same grace as on a signal.
+		t := time.AfterFunc(grace, cancelDeliver)
+		defer t.Stop()
+	}
 	a.sink.drain()
 	if err != nil {
 		return err

@@ -144,6 +144,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	case err != nil:
 		log.Error("bad reply body: nothing sent", logErr, err)
 		tr.Err = err
+		a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
 	case len(events) > 0:
 		results, calls, err := a.exec.execute(ctx, s, events)
 		tr.Calls = calls

@@ -217,7 +217,11 @@ func (h *sendHandler) failWith(w http.ResponseWriter, err error, results []json.
 		case errors.Is(err, context.DeadlineExceeded):
 			status = http.StatusServiceUnavailable
 			w.Header().Set("Retry-After", "1")
-			e.Description = fmt.Sprintf("%s could not be made within send_timeout", ce.Method)
+			e.Description = fmt.Sprintf("%s could not be made within send_timeout (pacing or Telegram's rate limit held it): it was not sent", ce.Method)
+		case errors.Is(err, adapter.ErrChatQueueFull):
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+			e.Description = fmt.Sprintf("%s was not sent: %v", ce.Method, adapter.ErrChatQueueFull)
 		default:
 			e.Description = fmt.Sprintf("%s failed: %v", ce.Method, ce.Err)
 		}

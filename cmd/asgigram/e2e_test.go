@@ -171,8 +171,9 @@ func TestEndToEndOrderAndParallelism(t *testing.T) {
 }
 
 // TestGracefulShutdownConfirmsAndRestartRepeatsNothing stops the binary
-// mid-backlog with SIGTERM: the batch in flight is finished within the grace
-// and confirmed, so a restart neither repeats nor skips an update.
+// (spool: memory) mid-batch with SIGTERM: the batch in flight is finished
+// within the grace and confirmed, so a restart neither repeats nor skips an
+// update. (With the disk spool: TestCleanStopWithSpoolNoDuplicatesNoGaps.)
 func TestGracefulShutdownConfirmsAndRestartRepeatsNothing(t *testing.T) {
 	fake, apiURL := newFake(t)
 	started := make(chan struct{}, 100)
@@ -184,7 +185,7 @@ func TestGracefulShutdownConfirmsAndRestartRepeatsNothing(t *testing.T) {
 	for i := range 5 {
 		fake.AddUpdate("message", textMessage(6100000001, 6100000001, i+1, fmt.Sprintf("m%d", i)))
 	}
-	p := startBot(t, apiURL, a.srv.URL)
+	p := startBot(t, apiURL, a.srv.URL, "--spool", "memory")
 	<-started
 	assert.Equal(t, 0, p.stop(20*time.Second), "a clean stop exits 0")
 	assert.Equal(t, 5, a.count(), "the batch in flight was finished within the grace")
@@ -193,7 +194,7 @@ func TestGracefulShutdownConfirmsAndRestartRepeatsNothing(t *testing.T) {
 
 	// Restart: the next event the app sees is the new one.
 	fake.AddUpdate("message", textMessage(6100000001, 6100000001, 6, "after restart"))
-	p2 := startBot(t, apiURL, a.srv.URL)
+	p2 := startBot(t, apiURL, a.srv.URL, "--spool", "memory")
 	eventually(t, 10*time.Second, func() bool { return a.count() == 6 }, "the new update arrives")
 	evs := a.received()
 	assert.Equal(t, "after restart", evs[5].text())
@@ -202,45 +203,54 @@ func TestGracefulShutdownConfirmsAndRestartRepeatsNothing(t *testing.T) {
 }
 
 // TestGraceRunsOutRedeliversWithSameWebhookID: a delivery that outlasts the
-// grace is not confirmed, and comes again after a restart with the same
-// webhook-id.
+// grace is delivered again after a restart with the same webhook-id — from
+// Telegram (spool: memory, the batch was not confirmed) or from the spool.
 func TestGraceRunsOutRedeliversWithSameWebhookID(t *testing.T) {
-	fake, apiURL := newFake(t)
-	key := []byte("a-secret-key-of-32-bytes-length!")
-	secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
-	hang := make(chan struct{})
-	var once sync.Once
-	a := newApp(t, func(w http.ResponseWriter, ev received) {
-		hung := false
-		once.Do(func() { hung = true })
-		if hung {
-			<-hang
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	t.Cleanup(func() { close(hang) })
-	fake.AddUpdate("message", textMessage(6100000001, 6100000001, 1, "slow"))
+	for _, mode := range []string{"memory", "disk"} {
+		t.Run(mode, func(t *testing.T) {
+			fake, apiURL := newFake(t)
+			key := []byte("a-secret-key-of-32-bytes-length!")
+			secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+			hang := make(chan struct{})
+			var once sync.Once
+			a := newApp(t, func(w http.ResponseWriter, ev received) {
+				hung := false
+				once.Do(func() { hung = true })
+				if hung {
+					<-hang
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			t.Cleanup(func() { close(hang) })
+			fake.AddUpdate("message", textMessage(6100000001, 6100000001, 1, "slow"))
 
-	p := startBot(t, apiURL, a.srv.URL, "--shutdown-grace", "1s", "--app-secret", secret, "--app-timeout", "1m")
-	eventually(t, 10*time.Second, func() bool { return a.count() == 1 }, "delivered once")
-	assert.Equal(t, 0, p.stop(20*time.Second))
-	assert.Equal(t, int64(0), fake.Offset(), "an unfinished batch is not confirmed")
-	assert.Contains(t, p.out.String(), "delivered again")
+			flags := []string{"--spool", mode, "--data-dir", t.TempDir(), "--app-secret", secret}
+			p := startBot(t, apiURL, a.srv.URL, append(flags, "--shutdown-grace", "1s", "--app-timeout", "1m")...)
+			eventually(t, 10*time.Second, func() bool { return a.count() == 1 }, "delivered once")
+			assert.Equal(t, 0, p.stop(20*time.Second))
+			if mode == "memory" {
+				assert.Equal(t, int64(0), fake.Offset(), "an unfinished batch is not confirmed")
+				assert.Contains(t, p.out.String(), "delivered again")
+			} else {
+				assert.Equal(t, int64(2), fake.Offset(), "stored in the spool, so confirmed")
+			}
 
-	p2 := startBot(t, apiURL, a.srv.URL, "--app-secret", secret)
-	eventually(t, 10*time.Second, func() bool { return a.count() == 2 }, "delivered again after restart")
-	evs := a.received()
-	first, second := evs[0].Header, evs[1].Header
-	assert.Equal(t, fmt.Sprintf("tg-%d-%d", fakeapi.DefaultBot.ID, evs[0].UpdateID), first.Get("webhook-id"))
-	assert.Equal(t, first.Get("webhook-id"), second.Get("webhook-id"), "a redelivery carries the same webhook-id")
-	for _, ev := range evs {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(ev.Header.Get("webhook-id") + "." + ev.Header.Get("webhook-timestamp") + "."))
-		m.Write(ev.Raw)
-		assert.Equal(t, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)), ev.Header.Get("webhook-signature"))
+			p2 := startBot(t, apiURL, a.srv.URL, flags...)
+			eventually(t, 10*time.Second, func() bool { return a.count() == 2 }, "delivered again after restart")
+			evs := a.received()
+			first, second := evs[0].Header, evs[1].Header
+			assert.Equal(t, fmt.Sprintf("tg-%d-%d", fakeapi.DefaultBot.ID, evs[0].UpdateID), first.Get("webhook-id"))
+			assert.Equal(t, first.Get("webhook-id"), second.Get("webhook-id"), "a redelivery carries the same webhook-id")
+			for _, ev := range evs {
+				m := hmac.New(sha256.New, key)
+				m.Write([]byte(ev.Header.Get("webhook-id") + "." + ev.Header.Get("webhook-timestamp") + "."))
+				m.Write(ev.Raw)
+				assert.Equal(t, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)), ev.Header.Get("webhook-signature"))
+			}
+			assert.Equal(t, 0, p2.stop(20*time.Second))
+			assert.Equal(t, int64(2), fake.Offset())
+		})
 	}
-	assert.Equal(t, 0, p2.stop(20*time.Second))
-	assert.Equal(t, int64(2), fake.Offset())
 }
 
 // TestTokenRejectedAtStart: a 401 from getMe stops at once with a clear
@@ -273,8 +283,9 @@ func TestTooManyRequestsIsHonoured(t *testing.T) {
 	assert.Equal(t, 0, p.stop(20*time.Second))
 }
 
-// TestBackpressureWithSlowApp: with the app stuck, at most max_concurrency
-// deliveries are in flight and the next batch is not fetched.
+// TestBackpressureWithSlowApp (spool: memory): with the app stuck, at most
+// max_concurrency deliveries are in flight and the next batch is not
+// fetched. (With the disk spool: TestSpoolBackpressure.)
 func TestBackpressureWithSlowApp(t *testing.T) {
 	fake, apiURL := newFake(t)
 	release := make(chan struct{})
@@ -294,7 +305,7 @@ func TestBackpressureWithSlowApp(t *testing.T) {
 	for i := range 150 {
 		fake.AddUpdate("message", textMessage(6100000000+int64(i), 6100000000+int64(i), 1, "x"))
 	}
-	p := startBot(t, apiURL, a.srv.URL, "--max-concurrency", "2")
+	p := startBot(t, apiURL, a.srv.URL, "--max-concurrency", "2", "--spool", "memory")
 	eventually(t, 10*time.Second, func() bool { return a.count() == 2 }, "two deliveries in flight")
 	// While the app is stuck, nothing more is fetched or delivered.
 	polls := len(fake.CallsTo("getUpdates"))

@@ -63,7 +63,9 @@ func TestBadRepliesAreLoggedAndNothingStops(t *testing.T) {
 		line := logLine(t, out, ids[name])
 		assert.Contains(t, line, want, "log of %s", name)
 		assert.Contains(t, line, "scope=chat:-1001234567890", "log of %s names the scope", name)
-		assert.Equal(t, 1, strings.Count(out, fmt.Sprintf("update_id=%d ", ids[name])), "logged once: %s", name)
+		errLines := regexp.MustCompile(fmt.Sprintf(`(?m)^.*level=ERROR.* update_id=%d .*$`, ids[name])).FindAllString(out, -1)
+		assert.Len(t, errLines, 1, "one error line: %s", name)
+		assert.Contains(t, out, fmt.Sprintf("update_id=%d scope=chat:-1001234567890 event=telegram.message dead_letter_id=", ids[name]), "kept as a dead letter: %s", name)
 	}
 	assert.NotContains(t, out, fmt.Sprintf("update_id=%d ", ids["plain-ok"]), "a non-JSON 2xx is not an error")
 	assert.Equal(t, 0, p.stop(20*time.Second))
@@ -72,7 +74,7 @@ func TestBadRepliesAreLoggedAndNothingStops(t *testing.T) {
 // logLine returns the one log line that names updateID.
 func logLine(t *testing.T, out string, updateID int64) string {
 	t.Helper()
-	re := regexp.MustCompile(fmt.Sprintf(`(?m)^.*update_id=%d .*$`, updateID))
+	re := regexp.MustCompile(fmt.Sprintf(`(?m)^.*level=ERROR.* update_id=%d .*$`, updateID))
 	m := re.FindString(out)
 	require.NotEmpty(t, m, "no log line for update %d in:\n%s", updateID, out)
 	return m

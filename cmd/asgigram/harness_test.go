@@ -140,6 +140,14 @@ func start(t *testing.T, args []string, env ...string) *proc {
 func startBot(t *testing.T, apiURL, appURL string, flags ...string) *proc {
 	t.Helper()
 	args := append([]string{testToken, appURL, "--api-url", apiURL, "--listen", "127.0.0.1:0", "--poll-timeout", "2s"}, flags...)
+	// Each run gets its own spool unless the test chose one (or none).
+	own := false
+	for _, f := range flags {
+		own = own || f == "--data-dir" || f == "memory"
+	}
+	if !own {
+		args = append(args, "--data-dir", t.TempDir())
+	}
 	return start(t, args)
 }
 

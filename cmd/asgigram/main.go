@@ -24,6 +24,8 @@ import (
 	"github.com/asgigram/asgigram/config"
 	"github.com/asgigram/asgigram/httpapp"
 	"github.com/asgigram/asgigram/metrics"
+	"github.com/asgigram/asgigram/pacing"
+	"github.com/asgigram/asgigram/spool"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -90,7 +92,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	var secrets []string
-	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken} {
+	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken} {
 		if s != "" {
 			secrets = append(secrets, s, "[redacted]")
 		}
@@ -134,6 +136,18 @@ type runOptions struct {
 
 // run wires the parts and runs them until ctx ends or one fails.
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions) error {
+	// The spool first: a second instance on the same data_dir stops here,
+	// before it touches the listen address or Telegram.
+	var sp adapter.Spool
+	if cfg.Spool == "disk" {
+		s, err := spool.Open(cfg.DataDir, spool.Options{DeadLetterMax: cfg.DeadletterMax})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		log.Info("spool open", "path", s.Path(), "undelivered", s.Len())
+		sp = s
+	}
 	ln := ro.ln
 	if ln == nil {
 		var err error
@@ -166,6 +180,16 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		MaxBody:     cfg.SendBodyLimit,
 		UserAgent:   ua,
 	})
+	var pacer adapter.Pacer
+	if cfg.Pacing {
+		pacer = pacing.New(pacing.Config{
+			ChatRate:   pacing.Rate(cfg.PacingChatRate),
+			ChatBurst:  cfg.PacingChatBurst,
+			GroupRate:  pacing.Rate(cfg.PacingGroupRate),
+			GlobalRate: pacing.Rate(cfg.PacingGlobalRate),
+			QueueLimit: cfg.PacingQueue,
+		})
+	}
 	onDelivery := mx.Delivered
 	if ro.onDelivery != nil {
 		onDelivery = func(t adapter.Trace) {
@@ -174,29 +198,38 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		}
 	}
 	ad = adapter.New(adapter.Options{
-		Telegram:         tg,
-		App:              app,
-		SendURL:          publicURL + "/send",
-		SendToken:        cfg.SendToken,
-		PollTimeout:      cfg.PollTimeout,
-		AllowedUpdates:   cfg.AllowedUpdates,
-		MaxConcurrency:   cfg.MaxConcurrency,
-		ScopeIdleTimeout: cfg.ScopeIdleTimeout,
-		MaxScopes:        cfg.MaxScopes,
-		SendTimeout:      cfg.SendTimeout,
-		ShutdownGrace:    cfg.ShutdownGrace,
-		Logger:           log.With("system", "adapter"),
-		OnDelivery:       onDelivery,
-		OnReceived:       mx.Received,
+		Telegram:             tg,
+		App:                  app,
+		SendURL:              publicURL + "/send",
+		SendToken:            cfg.SendToken,
+		PollTimeout:          cfg.PollTimeout,
+		AllowedUpdates:       cfg.AllowedUpdates,
+		MaxConcurrency:       cfg.MaxConcurrency,
+		ScopeIdleTimeout:     cfg.ScopeIdleTimeout,
+		MaxScopes:            cfg.MaxScopes,
+		SendTimeout:          cfg.SendTimeout,
+		ShutdownGrace:        cfg.ShutdownGrace,
+		Spool:                sp,
+		SpoolMax:             cfg.SpoolMax,
+		DeadLetterMax:        cfg.DeadletterMax,
+		Pacer:                pacer,
+		ChatQueue:            cfg.PacingQueue,
+		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
+		DropPendingUpdates:   cfg.DropPendingUpdates,
+		Logger:               log.With("system", "adapter"),
+		OnDelivery:           onDelivery,
+		OnReceived:           mx.Received,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
-			Sender:    ad,
-			BodyLimit: cfg.SendBodyLimit,
-			Logger:    log.With("system", "http"),
-			Routes:    ro.routes,
-			Health:    ad.Health,
-			Metrics:   mx.Handler(),
+			Sender:     ad,
+			BodyLimit:  cfg.SendBodyLimit,
+			Logger:     log.With("system", "http"),
+			Routes:     ro.routes,
+			Health:     ad.Health,
+			Metrics:    mx.Handler(),
+			Admin:      ad,
+			AdminToken: cfg.AdminToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
