@@ -1,0 +1,117 @@
+package devmode
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/httpapp"
+	"github.com/asgigram/asgigram/telegram"
+)
+
+// FormatTrace renders one finished delivery as a single terminal line:
+//
+//	update 12 telegram.message chat:42 -> app 200 in 3ms -> sendMessage ok
+//	update 13 telegram.callback_query chat:42 -> app 200 in 2ms -> answerCallbackQuery ok, editMessageText ok
+//	update 14 telegram.message chat:42 -> app 204 in 1ms -> nothing to send
+//	update 15 telegram.message chat:7 -> app unreachable: dial tcp 127.0.0.1:9: connect: connection refused (5 attempts in 1.6s)
+//	update 16 telegram.message chat:7 -> app 500 in 1.2s, gave up after 5 attempts: HTTP 500 Internal Server Error
+//	update 17 telegram.message chat:7 -> app 200 in 2ms -> sendMessage failed: 400 Bad Request: message text is empty
+//	update 18 telegram.message chat:7 -> app 200 in 2ms -> bad reply: event 0: missing "type" ...
+//
+// It never contains a token: traces carry none (callers still pass the line
+// through their redaction as a last line of defence).
+func FormatTrace(t adapter.Trace) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "update %d %s %s -> ", t.UpdateID, t.Type, t.Scope)
+
+	var de *httpapp.DeliveryError
+	if errors.As(t.Err, &de) {
+		// The delivery itself failed: no reply was carried out.
+		if de.Status == 0 {
+			fmt.Fprintf(&b, "app unreachable: %s (%s in %s)", oneLine(cause(de)), attempts(de.Attempts), FormatLatency(t.Latency))
+		} else {
+			fmt.Fprintf(&b, "app %d in %s, gave up after %s: %s", de.Status, FormatLatency(t.Latency), attempts(de.Attempts), oneLine(cause(de)))
+		}
+		return b.String()
+	}
+	if t.Status == 0 && t.Err != nil {
+		fmt.Fprintf(&b, "app failed: %s", oneLine(t.Err.Error()))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "app %d in %s -> ", t.Status, FormatLatency(t.Latency))
+	switch {
+	case len(t.Calls) > 0:
+		parts := make([]string, len(t.Calls))
+		for i, c := range t.Calls {
+			parts[i] = c.Method + " " + CallOutcome(c.Err)
+		}
+		b.WriteString(strings.Join(parts, ", "))
+	case t.Err != nil:
+		b.WriteString("bad reply: " + oneLine(t.Err.Error()))
+	default:
+		b.WriteString("nothing to send")
+	}
+	return b.String()
+}
+
+// CallOutcome is "ok", or "failed: <why>" with Telegram's error code and
+// description when Telegram refused the call.
+func CallOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "failed: " + CallError(err)
+}
+
+// CallError describes a failed Bot API call: "400 Bad Request: ..." when
+// Telegram refused it, else the error text.
+func CallError(err error) string {
+	var te *telegram.Error
+	if errors.As(err, &te) && !errors.Is(err, telegram.ErrOutcomeUnknown) {
+		return strconv.Itoa(te.Code) + " " + oneLine(te.Description)
+	}
+	return oneLine(err.Error())
+}
+
+// FormatLatency rounds d for a terminal: 412µs, 3ms, 1.25s.
+func FormatLatency(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
+}
+
+// cause is the reason of a failed delivery without the wrapping that
+// repeats the status and attempts, and without net/http's `Post "<url>": `
+// prefix (the URL is in the banner).
+func cause(de *httpapp.DeliveryError) string {
+	if de.Err == nil {
+		return de.Error()
+	}
+	s := de.Err.Error()
+	if rest, ok := strings.CutPrefix(s, "Post \""); ok {
+		if i := strings.Index(rest, "\": "); i >= 0 {
+			s = rest[i+3:]
+		}
+	}
+	return s
+}
+
+// oneLine keeps a trace on one line whatever an error text contains.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
