@@ -198,7 +198,7 @@ func (q *spoolQueue) work(ctx context.Context) {
 // only causes a duplicate delivery with the same webhook-id.
 func (q *spoolQueue) flusher() {
 	defer close(q.flushed)
-	t := time.NewTicker(50 * time.Millisecond)
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		<-t.C
