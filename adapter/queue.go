@@ -60,7 +60,7 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
-		q.index(seq, u)
+		q.index(seq, q.keyOf(u))
 		n++
 		return nil
 	})
@@ -77,12 +77,17 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	return q, nil
 }
 
-// index adds a stored update to its scope's queue. Callers hold no lock.
-func (q *spoolQueue) index(seq uint64, u Update) {
-	key := "unmappable"
+// keyOf returns the scope key of an update ("unmappable" for one that is
+// not an update object: its worker logs it and moves on).
+func (q *spoolQueue) keyOf(u Update) string {
 	if ev, err := q.a.mapper.Map(u); err == nil {
-		key = ev.Scope.Key
+		return ev.Scope.Key
 	}
+	return "unmappable"
+}
+
+// index adds a stored update to its scope's queue. Callers hold no lock.
+func (q *spoolQueue) index(seq uint64, key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -108,12 +113,14 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 		if seqs[i] == 0 {
 			continue // stored before
 		}
-		if q.a.opt.OnReceived != nil {
-			if ev, err := q.a.mapper.Map(u); err == nil {
+		key := "unmappable"
+		if ev, err := q.a.mapper.Map(u); err == nil {
+			key = ev.Scope.Key
+			if q.a.opt.OnReceived != nil {
 				q.a.opt.OnReceived(ev.Type)
 			}
 		}
-		q.index(seqs[i], u)
+		q.index(seqs[i], key)
 	}
 	// Backpressure: fetch more only while the spool has room.
 	stop := context.AfterFunc(pollCtx, func() {
@@ -246,7 +253,7 @@ func (q *spoolQueue) requeue(u Update) error {
 		return err
 	}
 	if seqs[0] != 0 {
-		q.index(seqs[0], u)
+		q.index(seqs[0], q.keyOf(u))
 	}
 	return nil
 }
