@@ -19,7 +19,7 @@ var ErrNotJSON = errors.New("reply body is not JSON")
 // declared as JSON returns ErrNotJSON (nothing to send). Anything else is an
 // error to be logged, never retried.
 func ParseReply(contentType string, body []byte) ([]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if len(body) == 0 {
 		return nil, nil
 	}
@@ -50,7 +50,7 @@ func ParseReply(contentType string, body []byte) ([]json.RawMessage, error) {
 }
 
 func isEmptyObject(b []byte) bool {
-	inner := bytes.TrimSpace(b[1 : len(b)-1])
+	inner := trimJSONSpace(b[1 : len(b)-1])
 	return len(inner) == 0
 }
 
@@ -69,7 +69,7 @@ func IsJSONContentType(contentType string) bool { return isJSON(contentType) }
 
 // SplitEvents reads a /send body: one event object or an array of them.
 func SplitEvents(body []byte) ([]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if !json.Valid(body) {
 		var v any
 		err := json.Unmarshal(body, &v)
@@ -93,3 +93,7 @@ func SplitEvents(body []byte) ([]json.RawMessage, error) {
 	}
 	return nil, errors.New("the body must be an event object or an array of events")
 }
+
+// trimJSONSpace trims JSON's whitespace (space, tab, CR, LF) only: a body
+// wrapped in other Unicode spaces is not JSON.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }

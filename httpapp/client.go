@@ -161,7 +161,7 @@ func (c *Client) attempt(ctx context.Context, req adapter.AppRequest) (resp adap
 	}
 	h := hr.Header
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Asgigram-Event", req.EventType)
+	h.Set("X-Asgigram-Event", headerSafe(req.EventType))
 	if c.opt.UserAgent != "" {
 		h.Set("User-Agent", c.opt.UserAgent)
 	}
@@ -224,4 +224,17 @@ func Sign(key []byte, id, timestamp string, body []byte) string {
 	m.Write([]byte{'.'})
 	m.Write(body)
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// headerSafe replaces the bytes an HTTP header value may not hold (an
+// unknown update kind could be named with them) so the delivery still goes
+// out; the body keeps the exact type.
+func headerSafe(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
