@@ -66,7 +66,8 @@ var snakeType = regexp.MustCompile(`^telegram\.[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 type call struct {
 	method  string
 	params  map[string]json.RawMessage
-	chatKey string // the target chat as written, for per-chat ordering; "" if none
+	chatKey string              // the target chat as written, for per-chat ordering; "" if none
+	files   []telegram.FilePart // uploaded with the call (multipart); see files.go
 }
 
 // methodName turns "send_message" into "sendMessage".
@@ -87,7 +88,7 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 	bad := func(format string, a ...any) (call, error) {
 		return call{}, &InvalidEventError{Index: idx, Reason: fmt.Sprintf(format, a...)}
 	}
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return bad("an outbound event must be a JSON object with a \"type\"")
 	}
@@ -214,8 +215,8 @@ type Pacer interface {
 }
 
 // send makes one call through the pacer, in order with the other calls to
-// its chat.
-func (e *Executor) send(ctx context.Context, method, chatKey string, params map[string]json.RawMessage) (json.RawMessage, error) {
+// its chat; with files, as multipart/form-data.
+func (e *Executor) send(ctx context.Context, method, chatKey string, params map[string]json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
 	unlock, err := e.lock(chatKey)
 	if err != nil {
 		return nil, err
@@ -227,13 +228,20 @@ func (e *Executor) send(ctx context.Context, method, chatKey string, params map[
 		}
 		ctx = telegram.WithRateLimitHook(ctx, func(d time.Duration) { e.pacer.RateLimited(chatKey, d) })
 	}
+	if len(files) > 0 {
+		up, ok := e.tg.(Uploader)
+		if !ok {
+			return nil, ErrFilesUnsupported
+		}
+		return up.CallMultipart(ctx, method, params, files)
+	}
 	return e.tg.Call(ctx, method, params)
 }
 
 // call makes one call. A group upgraded to a supergroup answers 400 with
 // migrate_to_chat_id: the call is made again once, on the new chat.
 func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
-	res, err := e.send(ctx, c.method, c.chatKey, c.params)
+	res, err := e.send(ctx, c.method, c.chatKey, c.params, c.files)
 	var te *telegram.Error
 	if err == nil || !errors.As(err, &te) || te.MigrateToChatID == 0 || c.chatKey == "" {
 		return res, err
@@ -247,7 +255,7 @@ func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
 		params[k] = v
 	}
 	params["chat_id"] = json.RawMessage(to)
-	return e.send(ctx, c.method, to, params)
+	return e.send(ctx, c.method, to, params, c.files)
 }
 
 // Validate checks every event first, so that a bad event in an array sends

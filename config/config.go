@@ -112,6 +112,9 @@ type Config struct {
 	SendTimeout time.Duration
 	// SendBodyLimit is the largest /send request body, in bytes.
 	SendBodyLimit int64
+	// UploadLimit is the largest multipart/form-data /send body (an event
+	// with files), in bytes.
+	UploadLimit int64
 	// Pacing keeps outbound calls inside Telegram's rate limits. Off is for
 	// a local Bot API server or benchmarks.
 	Pacing bool
@@ -275,6 +278,7 @@ func Default() Config {
 		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1 << 20,
+		UploadLimit:      50 << 20,
 		Pacing:           true,
 		PacingChatRate:   Rate{1, time.Second},
 		PacingChatBurst:  3,
@@ -301,8 +305,8 @@ func DefaultDataDir() string {
 	return "./asgigram-data"
 }
 
-// byteSize is the decode target of send_body_limit, so that the decode hook
-// can tell it from a plain integer.
+// byteSize is the decode target of send_body_limit and upload_limit, so
+// that the decode hook can tell it from a plain integer.
 type byteSize int64
 
 // setting describes one configuration key.
@@ -395,6 +399,9 @@ var settings = []setting{
 	{key: "send_body_limit", arg: "SIZE",
 		help:  "largest /send body and application reply body: bytes, or 512KiB, 1MiB, 2MB",
 		field: func(c *Config) any { return (*byteSize)(&c.SendBodyLimit) }},
+	{key: "upload_limit", arg: "SIZE",
+		help:  "largest multipart/form-data /send body (an event with files to upload): bytes, or 10MiB, 50MiB",
+		field: func(c *Config) any { return (*byteSize)(&c.UploadLimit) }},
 	{key: "pacing", arg: boolArg,
 		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",
 		field: func(c *Config) any { return &c.Pacing }},
@@ -477,8 +484,8 @@ Flags:
 		d := s.def
 		if d == "" {
 			d = fmt.Sprint(display(&def, s))
-			if s.key == "send_body_limit" {
-				d = formatSize(def.SendBodyLimit)
+			if size, ok := s.field(&def).(*byteSize); ok {
+				d = formatSize(int64(*size))
 			}
 		}
 		flag := "--" + flagName(s.key) + " " + s.arg
@@ -547,7 +554,7 @@ func display(c *Config, s setting) any {
 // Redacted returns every setting by its file key, for a config dump. The
 // token, app_secret, send_token and admin_token show as "[redacted]" when
 // set. Durations and rates are strings ("30s", "20/m"), booleans are bools,
-// send_body_limit is in bytes.
+// send_body_limit and upload_limit are in bytes.
 func (c Config) Redacted() map[string]any {
 	m := make(map[string]any, len(settings))
 	for _, s := range settings {
@@ -1121,6 +1128,7 @@ func (c *Config) Validate() error {
 		{"app_max_elapsed", c.AppMaxElapsed <= 0, "must be more than 0s, got %s"},
 		{"send_timeout", c.SendTimeout <= 0, "must be more than 0s, got %s"},
 		{"send_body_limit", c.SendBodyLimit <= 0, "must be more than 0 bytes, got %d"},
+		{"upload_limit", c.UploadLimit <= 0, "must be more than 0 bytes, got %d"},
 		{"spool_max", c.SpoolMax < 100, "must be at least 100, got %d"},
 		{"deadletter_max", c.DeadletterMax < 1, "must be at least 1, got %d"},
 		{"pacing_chat_burst", c.PacingChatBurst < 1, "must be at least 1, got %d"},

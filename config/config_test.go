@@ -104,6 +104,7 @@ func TestDefault(t *testing.T) {
 		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1048576,
+		UploadLimit:      52428800,
 		Pacing:           true,
 		PacingChatRate:   config.Rate{N: 1, Per: time.Second},
 		PacingChatBurst:  3,
@@ -314,6 +315,7 @@ func TestEnvAndFlagValues(t *testing.T) {
 		{"flag duration without unit", nil, []string{"--app-timeout", "15"}, "app_timeout", "duration needs a unit, e.g. 15s"},
 		{"env bad int", map[string]string{"ASGIGRAM_MAX_CONCURRENCY": "many"}, nil, "max_concurrency", "expected an integer"},
 		{"flag bad size", nil, []string{"--send-body-limit", "1XB"}, "send_body_limit", "invalid size"},
+		{"env bad upload size", map[string]string{"ASGIGRAM_UPLOAD_LIMIT": "50 MiBs"}, nil, "upload_limit", "size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,6 +383,7 @@ func TestValidationErrors(t *testing.T) {
 		{"app_max_elapsed", []string{"--app-max-elapsed", "-1m"}, "app_max_elapsed", "more than 0s"},
 		{"send_timeout", []string{"--send-timeout", "0"}, "send_timeout", "more than 0s"},
 		{"send_body_limit", []string{"--send-body-limit", "0"}, "send_body_limit", "more than 0 bytes"},
+		{"upload_limit", []string{"--upload-limit", "0"}, "upload_limit", "more than 0 bytes"},
 		{"shutdown_grace", []string{"--shutdown-grace", "-1s"}, "shutdown_grace", "must not be negative"},
 		{"allowed_updates entry", []string{"--allowed-updates", "message,CallbackQuery"}, "allowed_updates", "entry 1"},
 		{"send_token with space", []string{"--send-token", "two words"}, "send_token", "spaces"},
@@ -712,6 +715,45 @@ func TestSendBodyLimit(t *testing.T) {
 	}
 }
 
+// TestUploadLimit: upload_limit is a size like send_body_limit, from the
+// environment, a flag or the file, 50MiB by default.
+func TestUploadLimit(t *testing.T) {
+	c, _, err := load(t, nil, testToken, testAppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UploadLimit != 50<<20 {
+		t.Errorf("default UploadLimit = %d, want %d", c.UploadLimit, 50<<20)
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int64
+	}{
+		{"env", map[string]string{"ASGIGRAM_UPLOAD_LIMIT": "10MiB"}, nil, 10 << 20},
+		{"flag beats env", map[string]string{"ASGIGRAM_UPLOAD_LIMIT": "10MiB"}, []string{"--upload-limit", "20MB"}, 20000000},
+		{"file", nil, []string{"--config", writeFile(t, "c.yaml", "upload_limit: 4096\n")}, 4096},
+		{"file size string", nil, []string{"--config", writeFile(t, "c.yaml", "upload_limit: 2 GiB\n")}, 2 << 30},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, err := load(t, tt.env, append([]string{testToken, testAppURL}, tt.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.UploadLimit != tt.want {
+				t.Errorf("UploadLimit = %d, want %d", c.UploadLimit, tt.want)
+			}
+		})
+	}
+	for _, in := range []string{"1.5MiB", "MiB", "-1", "ten"} {
+		t.Run("bad "+in, func(t *testing.T) {
+			_, _, err := load(t, map[string]string{"ASGIGRAM_UPLOAD_LIMIT": in}, testToken, testAppURL)
+			wantFieldErr(t, err, "upload_limit")
+		})
+	}
+}
+
 func TestListenAndPublicURL(t *testing.T) {
 	tests := []struct {
 		listen, public string
@@ -749,7 +791,7 @@ func TestListenAndPublicURL(t *testing.T) {
 func TestRedacted(t *testing.T) {
 	keys := []string{"token", "token_file", "app_url", "api_url", "listen", "public_url", "app_secret",
 		"send_token", "poll_timeout", "allowed_updates", "max_concurrency", "scope_idle_timeout", "max_scopes",
-		"app_timeout", "app_max_attempts", "app_max_elapsed", "send_timeout", "send_body_limit",
+		"app_timeout", "app_max_attempts", "app_max_elapsed", "send_timeout", "send_body_limit", "upload_limit",
 		"shutdown_grace", "log_level", "log_format",
 		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
 		"deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
@@ -782,6 +824,7 @@ func TestRedacted(t *testing.T) {
 		"poll_timeout":            "30s",
 		"max_scopes":              100000,
 		"send_body_limit":         int64(1048576),
+		"upload_limit":            int64(52428800),
 		"allowed_updates":         config.AllUpdateKinds,
 		"log_level":               "info",
 		"pacing":                  true,
@@ -859,7 +902,7 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"--config FILE", "ASGIGRAM_CONFIG", "-v, --verbose", "--version", "-h, --help",
-		"default 30s", "default 15m\n", "default 2m\n", "default 1MiB", "default https://api.telegram.org", "default 127.0.0.1:8080"} {
+		"default 30s", "default 15m\n", "default 2m\n", "default 1MiB", "default 50MiB", "default https://api.telegram.org", "default 127.0.0.1:8080"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("Usage() lacks %q", want)
 		}

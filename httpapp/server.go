@@ -27,9 +27,16 @@ var _ Sender = (*adapter.Adapter)(nil)
 
 // RouterOptions configure NewRouter.
 type RouterOptions struct {
+	// Sender serves /send. When it also implements Uploader, /send takes
+	// multipart/form-data uploads; when it implements FileOpener, GET
+	// /file/{file_id} is served.
 	Sender Sender
-	// BodyLimit bounds a /send body (default 1 MiB).
+	// BodyLimit bounds a JSON /send body, and the event part of a multipart
+	// one (default 1 MiB).
 	BodyLimit int64
+	// UploadLimit bounds a multipart/form-data /send body (default 50 MiB,
+	// Telegram's own cap on uploads).
+	UploadLimit int64
 	// Logger receives handler errors; never a token.
 	Logger *slog.Logger
 	// Routes, when set, adds routes (the dev mode's endpoints).
@@ -46,10 +53,13 @@ type RouterOptions struct {
 }
 
 // NewRouter returns the local server's handler: POST /send, GET /healthz,
-// and (when configured) GET /readyz and GET /metrics.
+// and (when configured) GET /file/{file_id}, GET /readyz and GET /metrics.
 func NewRouter(opt RouterOptions) http.Handler {
 	if opt.BodyLimit <= 0 {
 		opt.BodyLimit = 1 << 20
+	}
+	if opt.UploadLimit <= 0 {
+		opt.UploadLimit = DefaultUploadLimit
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -57,13 +67,17 @@ func NewRouter(opt RouterOptions) http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverJSON(opt.Logger))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /healthz, /readyz and /metrics"})
+		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /file/{file_id}, GET /healthz, /readyz and /metrics"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusMethodNotAllowed, apiError{Description: "method not allowed: use POST"})
+		writeError(w, http.StatusMethodNotAllowed, apiError{Description: "method not allowed: use POST for /send, GET for /file/{file_id}"})
 	})
 	h := &sendHandler{opt: opt}
 	r.Post("/send", h.ServeHTTP)
+	if fo, ok := opt.Sender.(FileOpener); ok {
+		fh := &fileHandler{sendHandler: h, files: fo}
+		r.Get("/file/{file_id}", fh.ServeHTTP)
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -146,10 +160,14 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case adapter.IsJSONContentType(r.Header.Get("Content-Type")):
 	case mt == "multipart/form-data":
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: "multipart/form-data uploads are not supported yet: send application/json"})
+		if up, ok := h.opt.Sender.(Uploader); ok {
+			h.serveUpload(w, r, p, up)
+			return
+		}
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: "multipart/form-data uploads are not supported here: send application/json"})
 		return
 	default:
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json", r.Header.Get("Content-Type"))})
+		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json, or multipart/form-data with files", r.Header.Get("Content-Type"))})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.BodyLimit))

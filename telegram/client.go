@@ -67,9 +67,12 @@ type CallStats struct {
 type Client struct {
 	observe   func(CallStats)
 	base      string // <api_url>/bot<token>/
+	fileBase  string // <api_url>/file/bot<token>/
 	red       redactor
 	call      *retryablehttp.Client
 	poll      *retryablehttp.Client
+	dl        *retryablehttp.Client // file downloads: no overall timeout
+	timeout   time.Duration         // one attempt of a call; a download's wait for headers
 	userAgent string
 	log       *slog.Logger
 }
@@ -102,6 +105,8 @@ func New(apiURL, token string, opt Options) *Client {
 	}
 	c := &Client{
 		base:      strings.TrimRight(apiURL, "/") + "/bot" + token + "/",
+		fileBase:  strings.TrimRight(apiURL, "/") + "/file/bot" + token + "/",
+		timeout:   opt.Timeout,
 		red:       redactor{token: token},
 		userAgent: opt.UserAgent,
 		log:       opt.Logger,
@@ -109,6 +114,10 @@ func New(apiURL, token string, opt Options) *Client {
 	}
 	c.call = c.newRetrying(opt, opt.Timeout)
 	c.poll = c.newRetrying(opt, opt.PollTimeout+15*time.Second)
+	// A download streams for as long as the file takes: its context bounds
+	// it, and Download bounds the wait for the response headers.
+	c.dl = c.newRetrying(opt, 0)
+	c.dl.RetryMax = min(opt.RetryMax, 1)
 	return c
 }
 
@@ -281,12 +290,15 @@ func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string
 		}()
 	}
 	var body []byte
+	contentType := "application/json"
 	switch p := params.(type) {
 	case nil:
 	case json.RawMessage:
 		body = p
 	case []byte:
 		body = p
+	case encodedBody:
+		body, contentType = p.data, p.contentType
 	default:
 		var err error
 		if body, err = json.Marshal(p); err != nil {
@@ -310,7 +322,7 @@ func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string
 		return nil, fmt.Errorf("telegram: %s: %w", method, c.red.error(err))
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)

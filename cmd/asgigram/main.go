@@ -222,14 +222,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
-			Sender:     ad,
-			BodyLimit:  cfg.SendBodyLimit,
-			Logger:     log.With("system", "http"),
-			Routes:     ro.routes,
-			Health:     ad.Health,
-			Metrics:    mx.Handler(),
-			Admin:      ad,
-			AdminToken: cfg.AdminToken,
+			Sender:      ad,
+			BodyLimit:   cfg.SendBodyLimit,
+			UploadLimit: cfg.UploadLimit,
+			Logger:      log.With("system", "http"),
+			Routes:      ro.routes,
+			Health:      ad.Health,
+			Metrics:     mx.Handler(),
+			Admin:       ad,
+			AdminToken:  cfg.AdminToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -94,7 +94,7 @@ func TestSendStatuses(t *testing.T) {
 		{name: "body over the limit", token: chatTok, contentType: js,
 			body: `{"type":"telegram.send_message","text":"` + strings.Repeat("x", 2000) + `"}`, status: 413, description: "limit"},
 		{name: "text/plain", token: chatTok, contentType: "text/plain", body: msg, status: 415, description: "Content-Type"},
-		{name: "multipart not yet", token: chatTok, contentType: "multipart/form-data; boundary=x", body: "--x--", status: 415, description: "multipart"},
+		{name: "multipart without an event part", token: chatTok, contentType: "multipart/form-data; boundary=x", body: "--x--", status: 400, description: `no part named "event"`},
 		{name: "telegram refuses", token: chatTok, contentType: js,
 			body: fmt.Sprintf(`{"type":"telegram.send_message","chat_id":%d,"text":"x"}`, blocked), status: 502, description: "Forbidden: bot was blocked by the user",
 			check: func(t *testing.T, out map[string]json.RawMessage) {

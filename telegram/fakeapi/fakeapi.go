@@ -14,6 +14,10 @@
 // edits, copies and deletions behave as on Telegram. Methods the fake does
 // not model answer true; unmodelled send* methods answer a bare Message.
 //
+// Files the bot uploads (multipart parts of send* calls, also those an
+// InputMedia names with attach://<part>) and files registered with AddFile
+// are answered by getFile and served at /file/bot<token>/<file_path>.
+//
 // Known simplifications: text is stored as sent (parse_mode markup is not
 // parsed into entities), updates do not expire, repeated polls with the same
 // offset are not slowed down, and a webhook, once set, only blocks
@@ -110,6 +114,9 @@ type Call struct {
 	// they are, and everything else becomes a JSON string. An uploaded file
 	// is recorded as {"file_name":...,"size":...}.
 	Params map[string]json.RawMessage
+	// Files holds the files of a multipart request by field name, with
+	// their content; nil when there were none.
+	Files map[string]Upload
 	// At is when the request arrived.
 	At time.Time
 	// Status is the HTTP status answered. It is 0 while the call is in
@@ -143,6 +150,9 @@ type Server struct {
 	chatErrors   map[int64]apiError
 	queries      map[string]bool // query ids that arrived in updates
 	fileSeq      int64
+	files        map[string]*storedFile // by file_id, see files.go
+	filePaths    map[string]*storedFile // by file_path
+	uploads      map[string]Upload      // the files of the call being handled
 	mediaGroupID int64
 }
 
@@ -172,6 +182,8 @@ func New(cfg Config) *Server {
 		usernames:  make(map[string]int64),
 		chatErrors: make(map[int64]apiError),
 		queries:    make(map[string]bool),
+		files:      make(map[string]*storedFile),
+		filePaths:  make(map[string]*storedFile),
 	}
 }
 
@@ -261,22 +273,34 @@ func copyCall(c Call) Call {
 		p[k] = append(json.RawMessage(nil), v...)
 	}
 	c.Params = p
+	if c.Files != nil {
+		f := make(map[string]Upload, len(c.Files))
+		for k, v := range c.Files {
+			v.Data = append([]byte(nil), v.Data...)
+			f[k] = v
+		}
+		c.Files = f
+	}
 	return c
 }
 
 // ServeHTTP answers one Bot API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/file/") {
+		s.serveFile(w, r)
+		return
+	}
 	token, name, ok := splitPath(r.URL.Path)
 	if !ok {
 		writeError(w, &apiError{Code: http.StatusNotFound, Description: "Not Found"})
 		return
 	}
 	canonical, known := lookupMethod(name)
-	params, perr := parseParams(r)
+	params, files, perr := parseParams(r)
 
 	s.mu.Lock()
 	idx := len(s.calls)
-	s.calls = append(s.calls, Call{Method: canonical, Params: params, At: time.Now()})
+	s.calls = append(s.calls, Call{Method: canonical, Params: params, Files: files, At: time.Now()})
 	s.mu.Unlock()
 
 	status := 0
@@ -303,7 +327,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	result, aerr := s.call(ctx, token, canonical, known, params, perr)
+	result, aerr := s.call(ctx, token, canonical, known, params, files, perr)
 	if aerr == errNoAnswer {
 		return
 	}
@@ -319,11 +343,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // call handles a request whose fault injection is done.
-func (s *Server) call(ctx context.Context, token, method string, known bool, p params, perr *apiError) (any, *apiError) {
-	s.mu.Lock()
-	revoked := s.revoked
-	s.mu.Unlock()
-	if revoked || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) != 1 {
+func (s *Server) call(ctx context.Context, token, method string, known bool, p params, files map[string]Upload, perr *apiError) (any, *apiError) {
+	if !s.tokenOK(token) {
 		return nil, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"}
 	}
 	if !known {
@@ -337,10 +358,20 @@ func (s *Server) call(ctx context.Context, token, method string, known bool, p p
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.uploads = files
+	defer func() { s.uploads = nil }()
 	if h, ok := handlers[method]; ok {
 		return h(s, p)
 	}
 	return s.genericMethod(method, p)
+}
+
+// tokenOK reports whether token is the bot's token and was not revoked.
+func (s *Server) tokenOK(token string) bool {
+	s.mu.Lock()
+	revoked := s.revoked
+	s.mu.Unlock()
+	return !revoked && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) == 1
 }
 
 // fail answers the failure f and returns the status answered.

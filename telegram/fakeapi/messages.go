@@ -447,24 +447,15 @@ var mediaFields = map[string]string{
 
 // fileObjectLocked makes the Message field for a file sent as kind.
 func (s *Server) fileObjectLocked(kind string, v json.RawMessage) any {
-	s.fileSeq++
-	fileID := "fake-file-" + strconv.FormatInt(s.fileSeq, 10)
-	var fileName string
-	var sent string
-	if json.Unmarshal(v, &sent) == nil {
-		if sent != "" && !strings.HasPrefix(sent, "attach://") && !strings.Contains(sent, "://") {
-			fileID = sent // sent by file_id
-		}
-	} else {
-		var up uploadedFile
-		if json.Unmarshal(v, &up) == nil {
-			fileName = up.FileName
-		}
-	}
+	sf := s.sentFileLocked(kind, v)
 	f := map[string]any{
-		"file_id":        fileID,
-		"file_unique_id": "fake-unique-" + strconv.FormatInt(s.fileSeq, 10),
+		"file_id":        sf.id,
+		"file_unique_id": sf.uniqueID,
 	}
+	if sf.size > 0 {
+		f["file_size"] = sf.size
+	}
+	fileName := sf.name
 	switch kind {
 	case "photo":
 		f["width"], f["height"] = 90, 90

@@ -20,10 +20,10 @@ const maxBodySize = 50 << 20
 type params map[string]json.RawMessage
 
 // parseParams collects the parameters of r from its query string and its
-// body. As on the real server, a parameter in the query string wins over
-// one of the same name in the body. Bodies of other content types are
-// ignored.
-func parseParams(r *http.Request) (params, *apiError) {
+// body, and the files of a multipart body by field name. As on the real
+// server, a parameter in the query string wins over one of the same name in
+// the body. Bodies of other content types are ignored.
+func parseParams(r *http.Request) (params, map[string]Upload, *apiError) {
 	p := params{}
 	for k, vs := range r.URL.Query() {
 		if len(vs) > 0 {
@@ -31,7 +31,7 @@ func parseParams(r *http.Request) (params, *apiError) {
 		}
 	}
 	if r.Body == nil {
-		return p, nil
+		return p, nil, nil
 	}
 	mediaType, mp, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body := http.MaxBytesReader(nil, r.Body, maxBodySize)
@@ -39,14 +39,14 @@ func parseParams(r *http.Request) (params, *apiError) {
 	case "application/json":
 		b, err := io.ReadAll(body)
 		if err != nil {
-			return p, badRequest("can't read request body")
+			return p, nil, badRequest("can't read request body")
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
-			return p, nil
+			return p, nil, nil
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(b, &m); err != nil {
-			return p, badRequest("can't parse JSON object")
+			return p, nil, badRequest("can't parse JSON object")
 		}
 		for k, v := range m {
 			if _, ok := p[k]; !ok {
@@ -56,31 +56,43 @@ func parseParams(r *http.Request) (params, *apiError) {
 	case "application/x-www-form-urlencoded":
 		b, err := io.ReadAll(body)
 		if err != nil {
-			return p, badRequest("can't read request body")
+			return p, nil, badRequest("can't read request body")
 		}
 		vals, err := url.ParseQuery(string(b))
 		if err != nil {
-			return p, badRequest("can't parse request body")
+			return p, nil, badRequest("can't parse request body")
 		}
 		addForm(p, vals)
 	case "multipart/form-data":
 		if mp["boundary"] == "" {
-			return p, badRequest("can't parse request body")
+			return p, nil, badRequest("can't parse request body")
 		}
 		form, err := multipart.NewReader(body, mp["boundary"]).ReadForm(32 << 20)
 		if err != nil {
-			return p, badRequest("can't parse request body")
+			return p, nil, badRequest("can't parse request body")
 		}
 		defer func() { _ = form.RemoveAll() }()
 		addForm(p, form.Value)
+		var files map[string]Upload
 		for k, fhs := range form.File {
-			if _, ok := p[k]; ok || len(fhs) == 0 {
+			if len(fhs) == 0 {
 				continue
 			}
-			p[k] = mustMarshal(uploadedFile{FileName: fhs[0].Filename, Size: fhs[0].Size})
+			up, err := readUpload(fhs[0])
+			if err != nil {
+				return p, nil, badRequest("can't read request body")
+			}
+			if files == nil {
+				files = make(map[string]Upload)
+			}
+			files[k] = up
+			if _, ok := p[k]; !ok {
+				p[k] = mustMarshal(uploadedFile{FileName: fhs[0].Filename, Size: fhs[0].Size})
+			}
 		}
+		return p, files, nil
 	}
-	return p, nil
+	return p, nil, nil
 }
 
 // uploadedFile records a file part of a multipart request.
