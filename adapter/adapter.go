@@ -110,6 +110,9 @@ type Options struct {
 	// OnReceived, when set, is called for every update fetched, with its
 	// event type ("telegram.message"). It must not block.
 	OnReceived func(eventType string)
+	// OnDeadLetter, when set, is called for every dead letter kept, with
+	// its kind. It must not block.
+	OnDeadLetter func(kind string)
 }
 
 // Trace describes one finished delivery.
@@ -125,6 +128,8 @@ type Trace struct {
 	Latency time.Duration
 	// Err is the delivery's or the reply's failure, nil when all went well.
 	Err error
+	// Failed says what failed: "" (nothing), DeadDelivery or DeadReply.
+	Failed string
 	// Calls are the outbound calls of the reply, in order; a failed one is
 	// last.
 	Calls []TraceCall
@@ -240,6 +245,10 @@ func (a *Adapter) Run(ctx context.Context) error {
 	defer a.closed.Store(true)
 	me, meRaw, err := a.getMe(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			a.log.Info("stopped before connecting to Telegram")
+			return nil // a stop during start-up is a clean stop
+		}
 		return err
 	}
 	a.log.Info("connected to telegram", "bot_id", me.ID, "bot_username", me.Username)
@@ -356,7 +365,7 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 				a.conflict.Store(true)
 				if !conflict {
 					hint := "another process is polling this bot: run one instance per bot"
-					if strings.Contains(te.Description, "webhook") {
+					if strings.Contains(strings.ToLower(te.Description), "webhook") {
 						hint = "the bot has a webhook: set delete_webhook_on_start: true (or call deleteWebhook) to poll instead"
 					}
 					a.log.Error("polling conflict (409): "+hint, logErr, err)
@@ -377,6 +386,9 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		a.conflict.Store(false)
 		unconfirmed = false // this call confirmed everything below off
 		if len(raws) == 0 {
+			if a.opt.PollTimeout <= 0 {
+				sleep(ctx, time.Second) // short polling: do not spin
+			}
 			continue
 		}
 		ups, bad := ParseUpdates(raws)
@@ -444,6 +456,9 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 		return err
 	}
 	u := Update{ID: dl.UpdateID, Raw: dl.Update}
+	if len(u.Raw) == 0 {
+		return fmt.Errorf("dead letter %d holds no update to replay", id)
+	}
 	if a.queue != nil {
 		if err := a.queue.requeue(u); err != nil {
 			return err

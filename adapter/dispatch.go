@@ -126,7 +126,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 			tr.Status = se.HTTPStatus()
 		}
 		log.Error("delivery failed", logErr, err)
-		tr.Err = err
+		tr.Err, tr.Failed = err, DeadDelivery
 		dl := DeadLetter{Kind: DeadDelivery, Status: tr.Status, Error: err.Error(), FirstAttempt: start}
 		var ae interface{ AttemptCount() int }
 		if errors.As(err, &ae) {
@@ -143,7 +143,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 		log.Debug("reply body is not JSON: nothing to send", "content_type", resp.ContentType, "bytes", len(resp.Body))
 	case err != nil:
 		log.Error("bad reply body: nothing sent", logErr, err)
-		tr.Err = err
+		tr.Err, tr.Failed = err, DeadReply
 		a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
 	case len(events) > 0:
 		results, calls, err := a.exec.execute(ctx, s, events)
@@ -153,7 +153,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 				return false
 			}
 			log.Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
-			tr.Err = err
+			tr.Err, tr.Failed = err, DeadReply
 			a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Reply: events, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
 		}
 	}
@@ -173,6 +173,9 @@ func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
 		return
 	}
 	log.Warn("kept as dead letter", "dead_letter_id", kept.ID, "kind", kept.Kind)
+	if a.opt.OnDeadLetter != nil {
+		a.opt.OnDeadLetter(kept.Kind)
+	}
 	if dropped > 0 {
 		a.log.Warn("dead letters over deadletter_max: dropped the oldest", "dropped", dropped)
 	}

@@ -17,6 +17,9 @@ type Spool interface {
 	// Append stores ups in order and saves next (when > 0) in one durable
 	// transaction. Updates already stored are skipped (sequence number 0).
 	Append(ups []Update, next int64) ([]uint64, error)
+	// Requeue stores one update again, even if its update_id is still
+	// stored (a dead letter's replay racing the removal of the original).
+	Requeue(u Update) (uint64, error)
 	// Get returns a stored update.
 	Get(seq uint64) (Update, error)
 	// Scan visits the stored updates in sequence order.
@@ -248,12 +251,10 @@ func (q *spoolQueue) drain() {
 // requeue stores one update again (a dead letter's replay) behind its
 // scope's backlog.
 func (q *spoolQueue) requeue(u Update) error {
-	seqs, err := q.sp.Append([]Update{u}, 0)
+	seq, err := q.sp.Requeue(u)
 	if err != nil {
 		return err
 	}
-	if seqs[0] != 0 {
-		q.index(seqs[0], q.keyOf(u))
-	}
+	q.index(seq, q.keyOf(u))
 	return nil
 }

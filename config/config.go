@@ -76,11 +76,11 @@ type Config struct {
 	// non-nil slice means "let Telegram choose" (its default leaves out
 	// chat_member, message_reaction and message_reaction_count).
 	AllowedUpdates []string
-	// DeleteWebhookOnStart makes asgigram call deleteWebhook when Telegram
-	// answers getUpdates with 409 because a webhook is set.
+	// DeleteWebhookOnStart makes asgigram call deleteWebhook at every start,
+	// before polling, so a bot that had a webhook can be polled.
 	DeleteWebhookOnStart bool
 	// DropPendingUpdates passes drop_pending_updates=true to that
-	// deleteWebhook call. It requires DeleteWebhookOnStart.
+	// deleteWebhook call, at every start. It requires DeleteWebhookOnStart.
 	DropPendingUpdates bool
 	// MaxConcurrency bounds the deliveries in flight (at most one per scope).
 	MaxConcurrency int
@@ -96,7 +96,8 @@ type Config struct {
 	// AppMaxElapsed bounds the time spent retrying one delivery.
 	AppMaxElapsed time.Duration
 	// Spool is where fetched updates wait until delivered: "disk" (durable,
-	// a bbolt file under DataDir) or "memory" (lost on a crash).
+	// a bbolt file under DataDir) or "memory" (no file: a batch is confirmed
+	// to Telegram only once delivered, so one slow scope holds back polling).
 	Spool string
 	// DataDir is the directory of the durable spool. Default() derives it:
 	// $XDG_STATE_HOME/asgigram when XDG_STATE_HOME is an absolute path,
@@ -358,7 +359,7 @@ var settings = []setting{
 		help:  "comma-separated update kinds to receive; empty: Telegram's default (no chat_member, no reactions)",
 		field: func(c *Config) any { return &c.AllowedUpdates }},
 	{key: "delete_webhook_on_start", arg: boolArg,
-		help:  "when a webhook is set (getUpdates answers 409), delete it and poll",
+		help:  "call deleteWebhook at every start, before polling (a bot that had a webhook)",
 		field: func(c *Config) any { return &c.DeleteWebhookOnStart }},
 	{key: "drop_pending_updates", arg: boolArg,
 		help:  "with delete_webhook_on_start: also drop the updates Telegram holds for the bot",
@@ -382,7 +383,7 @@ var settings = []setting{
 		help:  "stop retrying a delivery after this long",
 		field: func(c *Config) any { return &c.AppMaxElapsed }},
 	{key: "spool", arg: "KIND",
-		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (lost on a crash)",
+		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (no file; a batch is confirmed only once delivered, so a slow scope holds back polling)",
 		field: func(c *Config) any { return &c.Spool }},
 	{key: "data_dir", arg: "DIR", def: "<state dir>/asgigram",
 		help:  "directory of the durable spool; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",

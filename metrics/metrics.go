@@ -33,6 +33,7 @@ type Metrics struct {
 	apiCalls    *prometheus.CounterVec
 	apiDuration *prometheus.HistogramVec
 	rateLimited *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry.
@@ -65,12 +66,16 @@ func New(g Gauges) *Metrics {
 			Help:    "Bot API call duration, retries and waits included, by method; getUpdates includes its long poll.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"method"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_dead_letters_total",
+			Help: "Dead letters kept, by kind (delivery: the app never took the event; reply: its reply failed).",
+		}, []string{"kind"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "asgigram_botapi_rate_limited_total",
 			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
 		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.updates, m.deliveries, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
+	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.Scopes != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -87,6 +92,8 @@ func New(g Gauges) *Metrics {
 	for _, k := range knownKinds {
 		m.updates.WithLabelValues(k)
 	}
+	m.deadLetters.WithLabelValues(adapter.DeadDelivery)
+	m.deadLetters.WithLabelValues(adapter.DeadReply)
 	return m
 }
 
@@ -126,10 +133,10 @@ func (m *Metrics) Delivered(t adapter.Trace) {
 		class = string(rune('0'+t.Status/100)) + "xx"
 	}
 	outcome := "ok"
-	switch {
-	case t.Err != nil && t.Status >= 200 && t.Status < 300:
+	switch t.Failed {
+	case adapter.DeadReply:
 		outcome = "reply_error"
-	case t.Err != nil:
+	case adapter.DeadDelivery:
 		outcome = "failed"
 	}
 	m.deliveries.WithLabelValues(outcome, class).Inc()
@@ -143,6 +150,14 @@ func (m *Metrics) Delivered(t adapter.Trace) {
 			m.replyCalls.WithLabelValues("ok").Inc()
 		}
 	}
+}
+
+// DeadLetter counts a dead letter (adapter.Options.OnDeadLetter).
+func (m *Metrics) DeadLetter(kind string) {
+	if kind != adapter.DeadDelivery && kind != adapter.DeadReply {
+		kind = "other"
+	}
+	m.deadLetters.WithLabelValues(kind).Inc()
 }
 
 // Called counts a Bot API call (telegram.Options.Observe).

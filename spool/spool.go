@@ -193,6 +193,31 @@ func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
 	return seqs, nil
 }
 
+// Requeue stores u again with a new sequence number, whether or not its
+// update_id is still stored (a dead letter's replay may race the removal of
+// the original, which only the removal flusher deletes).
+func (s *Spool) Requeue(u adapter.Update) (uint64, error) {
+	var seq uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUpdates)
+		var err error
+		if seq, err = b.NextSequence(); err != nil {
+			return err
+		}
+		if err := b.Put(u64(seq), u.Raw); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketIDs).Put(i64(u.ID), u64(seq))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("spool: requeue: %w", err)
+	}
+	s.mu.Lock()
+	s.count++
+	s.mu.Unlock()
+	return seq, nil
+}
+
 // Get returns the stored update seq.
 func (s *Spool) Get(seq uint64) (adapter.Update, error) {
 	var u adapter.Update

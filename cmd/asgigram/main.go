@@ -219,6 +219,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		Logger:               log.With("system", "adapter"),
 		OnDelivery:           onDelivery,
 		OnReceived:           mx.Received,
+		OnDeadLetter:         mx.DeadLetter,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/asgigram/asgigram/telegram/fakeapi"
 )
 
 const adminToken = "admin-token-for-tests-0123456789"
@@ -40,6 +42,10 @@ func TestDeadLettersThroughTheCLI(t *testing.T) {
 		c := start(t, append([]string{"deadletters"}, append(args, "--admin-url", base)...), env...)
 		return c.wait(10 * time.Second), c.out.String()
 	}
+
+	_, metricsOut := get(t, base+"/metrics")
+	assert.Contains(t, metricsOut, `asgigram_dead_letters_total{kind="delivery"} 1`)
+	assert.Contains(t, metricsOut, `asgigram_deliveries_total{outcome="failed",status_class="4xx"} 1`)
 
 	code, out := cli("list")
 	require.Equal(t, 0, code, out)
@@ -223,4 +229,16 @@ func TestPacingKeepsRates(t *testing.T) {
 	assert.LessOrEqual(t, rate(oneChat), 40*1.15, "one chat stays near 40/s")
 	assert.LessOrEqual(t, rate(all), 150*1.15, "all chats together stay near 150/s")
 	t.Logf("measured: one chat %.1f/s (limit 40), all %.1f/s (limit 150)", rate(oneChat), rate(all))
+}
+
+// TestStopDuringStartIsClean: SIGTERM while getMe is still being retried
+// exits 0.
+func TestStopDuringStartIsClean(t *testing.T) {
+	fake, apiURL := newFake(t)
+	fake.Fail("getMe", fakeapi.Fault{Code: 502, Times: 1000})
+	a := newApp(t, nil)
+	p := startBot(t, apiURL, a.srv.URL)
+	eventually(t, 10*time.Second, func() bool { return len(fake.CallsTo("getMe")) >= 1 }, "trying to connect")
+	assert.Equal(t, 0, p.stop(20*time.Second))
+	assert.Contains(t, p.out.String(), "stopped before connecting")
 }
