@@ -105,7 +105,16 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	defer a.reg.Release(s)
 	s.delivering.Lock()
 	defer s.delivering.Unlock()
-	log := a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
+	// The scoped logger is built only when something is logged: With
+	// formats its attributes at once, on every delivery otherwise.
+	var scoped *slog.Logger
+	log := func() *slog.Logger {
+		if scoped == nil {
+			scoped = a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
+		}
+		return scoped
+	}
+	debug := a.log.Enabled(ctx, slog.LevelDebug)
 	tr := Trace{UpdateID: ev.UpdateID, Type: ev.Type, Scope: ev.Scope.Key}
 
 	start := time.Now()
@@ -125,26 +134,28 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 		if errors.As(err, &se) {
 			tr.Status = se.HTTPStatus()
 		}
-		log.Error("delivery failed", logErr, err)
+		log().Error("delivery failed", logErr, err)
 		tr.Err, tr.Failed = err, DeadDelivery
 		dl := DeadLetter{Kind: DeadDelivery, Status: tr.Status, Error: err.Error(), FirstAttempt: start}
 		var ae interface{ AttemptCount() int }
 		if errors.As(err, &ae) {
 			dl.Attempts = ae.AttemptCount()
 		}
-		a.bury(ev, dl, log)
+		a.bury(ev, dl, log())
 		a.trace(tr)
 		return true
 	}
-	log.Debug("delivered", "status", resp.Status, "latency", tr.Latency.Round(time.Microsecond))
+	if debug {
+		log().Debug("delivered", "status", resp.Status, "latency", tr.Latency.Round(time.Microsecond))
+	}
 	events, err := ParseReply(resp.ContentType, resp.Body)
 	switch {
 	case errors.Is(err, ErrNotJSON):
-		log.Debug("reply body is not JSON: nothing to send", "content_type", resp.ContentType, "bytes", len(resp.Body))
+		log().Debug("reply body is not JSON: nothing to send", "content_type", resp.ContentType, "bytes", len(resp.Body))
 	case err != nil:
-		log.Error("bad reply body: nothing sent", logErr, err)
+		log().Error("bad reply body: nothing sent", logErr, err)
 		tr.Err, tr.Failed = err, DeadReply
-		a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
+		a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log())
 	case len(events) > 0:
 		results, calls, err := a.exec.execute(ctx, s, events)
 		tr.Calls = calls
@@ -152,9 +163,9 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 			if ctx.Err() != nil {
 				return false
 			}
-			log.Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
+			log().Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
 			tr.Err, tr.Failed = err, DeadReply
-			a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Reply: events, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log)
+			a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Reply: events, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log())
 		}
 	}
 	a.trace(tr)

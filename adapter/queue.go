@@ -49,6 +49,7 @@ type spoolQueue struct {
 
 	workers sync.WaitGroup
 	flushed chan struct{}
+	wake    chan struct{} // a removal is waiting: the flusher runs
 }
 
 type pendingScope struct {
@@ -59,7 +60,8 @@ type pendingScope struct {
 // newSpoolQueue indexes the spool's undelivered updates (they go first in
 // their scopes) and starts the workers and the removal flusher.
 func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueue, error) {
-	q := &spoolQueue{a: a, sp: sp, max: a.opt.SpoolMax, scopes: make(map[string]*pendingScope), flushed: make(chan struct{})}
+	q := &spoolQueue{a: a, sp: sp, max: a.opt.SpoolMax, scopes: make(map[string]*pendingScope),
+		flushed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
@@ -167,6 +169,10 @@ func (q *spoolQueue) done(key string, seq uint64) {
 	q.total--
 	q.a.pending.Add(-1)
 	q.removals = append(q.removals, seq)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 	if len(ps.seqs) > 0 {
 		q.ready = append(q.ready, key)
 	} else {
@@ -204,14 +210,13 @@ func (q *spoolQueue) work(ctx context.Context) {
 	}
 }
 
-// flusher removes finished updates in batches: a removal lost in a crash
-// only causes a duplicate delivery with the same webhook-id.
+// flusher removes finished updates in batches, at most one commit per
+// 20 ms, and sleeps while there is nothing to remove: a removal lost in a
+// crash only causes a duplicate delivery with the same webhook-id.
 func (q *spoolQueue) flusher() {
 	defer close(q.flushed)
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
 	for {
-		<-t.C
+		<-q.wake
 		q.mu.Lock()
 		batch, stopping := q.removals, q.stopping
 		q.removals = nil
@@ -224,6 +229,7 @@ func (q *spoolQueue) flusher() {
 		if stopping {
 			return
 		}
+		time.Sleep(20 * time.Millisecond) // let the next batch gather
 	}
 }
 
@@ -235,7 +241,11 @@ func (q *spoolQueue) drain() {
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	q.workers.Wait()
-	// The flusher's next tick sees stopping with every removal queued.
+	// Wake the flusher: it takes what is queued and, seeing stopping, ends.
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 	<-q.flushed
 	q.mu.Lock()
 	batch := q.removals

@@ -24,11 +24,11 @@ import (
 const FileName = "spool.db"
 
 // format marks a file as an asgigram spool.
-const format = "asgigram-spool-v1"
+const format = "asgigram-spool-v2"
 
 var (
 	bucketMeta    = []byte("meta")
-	bucketUpdates = []byte("updates") // seq -> raw update
+	bucketUpdates = []byte("updates") // seq -> update_id (8 bytes, big-endian) + raw update
 	bucketIDs     = []byte("ids")     // update_id -> seq
 	bucketDead    = []byte("dead")    // dead letter id -> JSON
 	keyFormat     = []byte("format")
@@ -170,7 +170,7 @@ func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
 			if err != nil {
 				return err
 			}
-			if err := b.Put(u64(seq), u.Raw); err != nil {
+			if err := b.Put(u64(seq), record(u)); err != nil {
 				return err
 			}
 			if err := ids.Put(i64(u.ID), u64(seq)); err != nil {
@@ -204,7 +204,7 @@ func (s *Spool) Requeue(u adapter.Update) (uint64, error) {
 		if seq, err = b.NextSequence(); err != nil {
 			return err
 		}
-		if err := b.Put(u64(seq), u.Raw); err != nil {
+		if err := b.Put(u64(seq), record(u)); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketIDs).Put(i64(u.ID), u64(seq))
@@ -218,37 +218,45 @@ func (s *Spool) Requeue(u adapter.Update) (uint64, error) {
 	return seq, nil
 }
 
+// record is a stored update: its update_id, then the raw JSON, so that
+// reading and removing never parse JSON.
+func record(u adapter.Update) []byte {
+	v := make([]byte, 8+len(u.Raw))
+	binary.BigEndian.PutUint64(v, uint64(u.ID))
+	copy(v[8:], u.Raw)
+	return v
+}
+
+// unrecord reads a record, copying it out of bbolt's memory map.
+func unrecord(v []byte) (adapter.Update, bool) {
+	if len(v) < 8 {
+		return adapter.Update{}, false
+	}
+	return adapter.Update{ID: int64(binary.BigEndian.Uint64(v)), Raw: append(json.RawMessage(nil), v[8:]...)}, true
+}
+
 // Get returns the stored update seq.
 func (s *Spool) Get(seq uint64) (adapter.Update, error) {
 	var u adapter.Update
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketUpdates).Get(u64(seq))
-		if v == nil {
+		var ok bool
+		if u, ok = unrecord(tx.Bucket(bucketUpdates).Get(u64(seq))); !ok {
 			return fmt.Errorf("spool: update #%d is not stored", seq)
 		}
-		u.Raw = append(json.RawMessage(nil), v...)
 		return nil
 	})
-	if err != nil {
-		return u, err
-	}
-	ups, _ := adapter.ParseUpdates([]json.RawMessage{u.Raw})
-	if len(ups) == 1 {
-		u.ID = ups[0].ID
-	}
-	return u, nil
+	return u, err
 }
 
 // Scan calls fn for every stored update in sequence (fetch) order.
 func (s *Spool) Scan(fn func(seq uint64, u adapter.Update) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUpdates).ForEach(func(k, v []byte) error {
-			raw := append(json.RawMessage(nil), v...)
-			var id int64
-			if ups, _ := adapter.ParseUpdates([]json.RawMessage{raw}); len(ups) == 1 {
-				id = ups[0].ID
+			u, ok := unrecord(v)
+			if !ok {
+				return fmt.Errorf("spool: record #%d is damaged", binary.BigEndian.Uint64(k))
 			}
-			return fn(binary.BigEndian.Uint64(k), adapter.Update{ID: id, Raw: raw})
+			return fn(binary.BigEndian.Uint64(k), u)
 		})
 	})
 }
@@ -262,11 +270,13 @@ func (s *Spool) Remove(seqs []uint64) error {
 		for _, seq := range seqs {
 			k := u64(seq)
 			v := b.Get(k)
-			if v == nil {
+			if len(v) < 8 {
 				continue
 			}
-			if ups, _ := adapter.ParseUpdates([]json.RawMessage{v}); len(ups) == 1 {
-				if err := ids.Delete(i64(ups[0].ID)); err != nil {
+			// Only the id's own entry: a replay may have stored it again.
+			id := v[:8]
+			if cur := ids.Get(id); cur != nil && binary.BigEndian.Uint64(cur) == seq {
+				if err := ids.Delete(id); err != nil {
 					return err
 				}
 			}
