@@ -110,6 +110,9 @@ type Options struct {
 	// OnReceived, when set, is called for every update fetched, with its
 	// event type ("telegram.message"). It must not block.
 	OnReceived func(eventType string)
+	// OnSend, when set, is called after every /send request (the dev
+	// mode's trace). It must not block.
+	OnSend func(SendTrace)
 	// OnDeadLetter, when set, is called for every dead letter kept, with
 	// its kind. It must not block.
 	OnDeadLetter func(kind string)
@@ -130,6 +133,9 @@ type Trace struct {
 	Err error
 	// Failed says what failed: "" (nothing), DeadDelivery or DeadReply.
 	Failed string
+	// Note explains an empty outcome, e.g. a 2xx body that was not
+	// declared as JSON and so meant "nothing to send".
+	Note string
 	// Calls are the outbound calls of the reply, in order; a failed one is
 	// last.
 	Calls []TraceCall
@@ -497,7 +503,25 @@ func (a *Adapter) Send(ctx context.Context, p Principal, events []json.RawMessag
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
 	defer cancel()
-	return a.exec.Execute(ctx, p.scope, events)
+	start := time.Now()
+	results, calls, err := a.exec.execute(ctx, p.scope, events)
+	if a.opt.OnSend != nil {
+		st := SendTrace{Scope: "send_token", Calls: calls, Err: err, Latency: time.Since(start)}
+		if p.scope != nil {
+			st.Scope = p.scope.Key
+		}
+		a.opt.OnSend(st)
+	}
+	return results, err
+}
+
+// SendTrace describes one finished /send request.
+type SendTrace struct {
+	// Scope is the token's scope key, or "send_token".
+	Scope   string
+	Calls   []TraceCall
+	Err     error
+	Latency time.Duration
 }
 
 func (a *Adapter) trace(t Trace) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -151,6 +152,11 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	events, err := ParseReply(resp.ContentType, resp.Body)
 	switch {
 	case errors.Is(err, ErrNotJSON):
+		ct := resp.ContentType
+		if ct == "" {
+			ct = "no Content-Type"
+		}
+		tr.Note = fmt.Sprintf("the %d-byte body is %s, not application/json: ignored", len(resp.Body), ct)
 		log().Debug("reply body is not JSON: nothing to send", "content_type", resp.ContentType, "bytes", len(resp.Body))
 	case err != nil:
 		log().Error("bad reply body: nothing sent", logErr, err)

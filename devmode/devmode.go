@@ -203,6 +203,15 @@ type DeliveryCall struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// OnSend prints the trace line of a /send request. It is the adapter's
+// OnSend hook.
+func (d *Dev) OnSend(t adapter.SendTrace) {
+	line := d.opt.Redact(FormatSendTrace(t))
+	d.outMu.Lock()
+	_, _ = io.WriteString(d.opt.Out, line+"\n")
+	d.outMu.Unlock()
+}
+
 // OnDelivery records a finished delivery and prints its trace line. It is
 // the adapter's OnDelivery hook.
 func (d *Dev) OnDelivery(t adapter.Trace) {

@@ -17,6 +17,7 @@ import (
 //	update 12 telegram.message chat:42 -> app 200 in 3ms -> sendMessage ok
 //	update 13 telegram.callback_query chat:42 -> app 200 in 2ms -> answerCallbackQuery ok, editMessageText ok
 //	update 14 telegram.message chat:42 -> app 204 in 1ms -> nothing to send
+//	update 14 telegram.message chat:42 -> app 200 in 1ms -> nothing to send (the 27-byte body is text/html, not application/json: ignored)
 //	update 15 telegram.message chat:7 -> app unreachable: dial tcp 127.0.0.1:9: connect: connection refused (5 attempts in 1.6s)
 //	update 16 telegram.message chat:7 -> app 500 in 1.2s, gave up after 5 attempts: HTTP 500 Internal Server Error
 //	update 17 telegram.message chat:7 -> app 200 in 2ms -> sendMessage failed: 400 Bad Request: message text is empty
@@ -54,6 +55,9 @@ func FormatTrace(t adapter.Trace) string {
 		b.WriteString("bad reply: " + oneLine(t.Err.Error()))
 	default:
 		b.WriteString("nothing to send")
+		if t.Note != "" {
+			b.WriteString(" (" + t.Note + ")")
+		}
 	}
 	return b.String()
 }
@@ -114,4 +118,27 @@ func cause(de *httpapp.DeliveryError) string {
 // oneLine keeps a trace on one line whatever an error text contains.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// FormatSendTrace renders one /send request as a terminal line:
+//
+//	send chat:42 -> sendMessage ok
+//	send user:7 -> rejected: event 0: sendMessage needs "chat_id" in a user scope
+func FormatSendTrace(t adapter.SendTrace) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "send %s -> ", t.Scope)
+	if len(t.Calls) == 0 {
+		if t.Err != nil {
+			b.WriteString("rejected: " + oneLine(t.Err.Error()))
+		} else {
+			b.WriteString("nothing to send")
+		}
+		return b.String()
+	}
+	parts := make([]string, len(t.Calls))
+	for i, c := range t.Calls {
+		parts[i] = c.Method + " " + CallOutcome(c.Err)
+	}
+	b.WriteString(strings.Join(parts, ", "))
+	return b.String()
 }

@@ -40,6 +40,11 @@ func TestFormatTrace(t *testing.T) {
 			"update 14 telegram.inline_query user:7 -> app 204 in 412µs -> nothing to send",
 		},
 		{
+			"a body not declared as JSON says why nothing was sent",
+			adapter.Trace{UpdateID: 15, Type: "telegram.message", Scope: "chat:7", Status: 200, Latency: 2 * time.Millisecond, Note: "the 40-byte body is text/html, not application/json: ignored"},
+			"update 15 telegram.message chat:7 -> app 200 in 2ms -> nothing to send (the 40-byte body is text/html, not application/json: ignored)",
+		},
+		{
 			"app unreachable",
 			adapter.Trace{UpdateID: 15, Type: "telegram.message", Scope: "chat:7", Latency: 1612 * time.Millisecond,
 				Err: &httpapp.DeliveryError{Attempts: 5, Err: fmt.Errorf(`Post "http://127.0.0.1:9/": %w`, errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))}},
@@ -87,4 +92,21 @@ func TestFormatLatency(t *testing.T) {
 	assert.Equal(t, "3ms", FormatLatency(3*time.Millisecond+200*time.Microsecond))
 	assert.Equal(t, "1.25s", FormatLatency(1254*time.Millisecond))
 	assert.Equal(t, "0s", FormatLatency(0))
+}
+
+func TestFormatSendTrace(t *testing.T) {
+	tests := []struct {
+		in   adapter.SendTrace
+		want string
+	}{
+		{adapter.SendTrace{Scope: "chat:42", Calls: []adapter.TraceCall{{Method: "sendMessage"}}}, "send chat:42 -> sendMessage ok"},
+		{adapter.SendTrace{Scope: "user:7", Err: &adapter.InvalidEventError{Index: 0, Reason: "no type"}}, "send user:7 -> rejected: event 0: no type"},
+		{adapter.SendTrace{Scope: "send_token", Calls: []adapter.TraceCall{{Method: "sendMessage", Err: &telegram.Error{Code: 403, Description: "Forbidden: bot was blocked by the user"}}}},
+			"send send_token -> sendMessage failed: 403 Forbidden: bot was blocked by the user"},
+	}
+	for _, tt := range tests {
+		if got := FormatSendTrace(tt.in); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
 }

@@ -182,7 +182,7 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 	defer dev.Close()
 
 	fmt.Fprint(m.Stdout, redact(dev.Banner(cfg.PublicURL+"/send")))
-	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery})
+	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery, onSend: dev.OnSend})
 	if err != nil {
 		log.Error("asgigram dev stopped", "error", err)
 		return ExitFailure

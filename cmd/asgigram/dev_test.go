@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -320,4 +321,21 @@ func TestDevModeUsage(t *testing.T) {
 		assert.Empty(t, stdout, "%v", c.args)
 		assert.Contains(t, stderr, c.want, "%v", c.args)
 	}
+}
+
+// TestDevModeExplainsNonJSONReply: an app that answers an event as
+// text/html is told why nothing was sent.
+func TestDevModeExplainsNonJSONReply(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `{"type":"telegram.send_message","text":"hi"}`)
+	}))
+	defer app.Close()
+	p := start(t, []string{"dev", app.URL, "--listen", "127.0.0.1:0"})
+	base := devBase(t, p)
+	code, raw := devCall(t, http.MethodPost, base+"/dev/chats/5/messages", `{"text":"hello"}`)
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	waitTrace(t, p, `(?m)^update 1 telegram\.message chat:5 -> app 200 in \S+ -> nothing to send \(the 44-byte body is text/html; charset=utf-8, not application/json: ignored\)$`)
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	require.Equal(t, ExitOK, p.wait(10*time.Second))
 }

@@ -132,6 +132,8 @@ type runOptions struct {
 	routes func(chi.Router)
 	// onDelivery is called after every delivery.
 	onDelivery func(adapter.Trace)
+	// onSend is called after every /send request.
+	onSend func(adapter.SendTrace)
 }
 
 // run wires the parts and runs them until ctx ends or one fails.
@@ -218,6 +220,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               log.With("system", "adapter"),
 		OnDelivery:           onDelivery,
+		OnSend:               ro.onSend,
 		OnReceived:           mx.Received,
 		OnDeadLetter:         mx.DeadLetter,
 	})
