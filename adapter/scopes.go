@@ -57,6 +57,10 @@ type Registry struct {
 	max     int
 	idle    time.Duration
 	now     func() time.Time
+	// peak is the most scopes or dead tokens held since the maps were last
+	// rebuilt: Go maps never shrink, so Sweep rebuilds them once they hold
+	// far fewer entries than that.
+	peak int
 }
 
 // NewRegistry returns a registry that keeps at most max scopes and drops a
@@ -96,10 +100,12 @@ func (r *Registry) Acquire(ref ScopeRef) *Scope {
 			r.evictLocked()
 		}
 		s = &Scope{ScopeRef: ref}
+		s.JSON = nil // each event carries its own scope object: keep no copy
 		s.token, s.hash = newToken()
 		r.byKey[ref.Key] = s
 		r.byToken[s.hash] = s
 		s.elem = r.lru.PushFront(s)
+		r.peak = max(r.peak, len(r.byKey))
 	} else {
 		r.lru.MoveToFront(s.elem)
 	}
@@ -176,7 +182,33 @@ func (r *Registry) Sweep() int {
 		r.deadQ.Remove(e)
 		e = next
 	}
+	r.shrinkLocked()
 	return n
+}
+
+// shrinkLocked copies the maps into new, smaller ones when they hold less
+// than a quarter of their peak, so that the memory of a past burst of
+// scopes goes back to the runtime.
+func (r *Registry) shrinkLocked() {
+	size := max(len(r.byKey), len(r.dead))
+	r.peak = max(r.peak, size)
+	if r.peak < 4096 || size*4 > r.peak {
+		return
+	}
+	byKey := make(map[string]*Scope, len(r.byKey))
+	for k, v := range r.byKey {
+		byKey[k] = v
+	}
+	byToken := make(map[[32]byte]*Scope, len(r.byToken))
+	for k, v := range r.byToken {
+		byToken[k] = v
+	}
+	dead := make(map[[32]byte]time.Time, len(r.dead))
+	for k, v := range r.dead {
+		dead[k] = v
+	}
+	r.byKey, r.byToken, r.dead = byKey, byToken, dead
+	r.peak = size
 }
 
 func (r *Registry) evictLocked() {
