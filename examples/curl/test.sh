@@ -5,15 +5,11 @@
 #
 #   examples/curl/test.sh       (ASGIGRAM=/path/to/asgigram skips the build)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+name=examples/curl
+# shellcheck source=SCRIPTDIR/../testlib.sh
+. "$(dirname "$0")/../testlib.sh"
 
-passed=0 failed=0
-check() { # check DESCRIPTION CMD...
-  if "${@:2}"; then echo "ok   $1"; passed=$((passed + 1))
-  else echo "FAIL $1"; failed=$((failed + 1)); fi
-}
+logs() { echo "--- walkthrough transcript"; cat "$tmp/transcript"; }
 
 status=0
 timeout 120 bash "$here/walkthrough.sh" </dev/null >"$tmp/transcript" 2>&1 || status=$?
@@ -28,8 +24,4 @@ check "GET /dev/chats/42 shows the answer sent with curl, as a reply" \
 check "... with the text sent" grep -qF '"text": "answered with curl"' "$tmp/step10"
 check "a wrong token gets 401" grep -qF 'HTTP 401' "$tmp/transcript"
 
-if [ "$failed" -ne 0 ]; then
-  echo "--- walkthrough transcript"; cat "$tmp/transcript"
-fi
-echo "examples/curl: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
