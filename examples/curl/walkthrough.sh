@@ -129,7 +129,7 @@ stop_dev
 
 step "5. Start an application: app.py answers every event with 204 and saves it"
 # Any HTTP server will do. This one is a few dozen lines of Python's
-# standard library; examples/echo is the same idea in Go, answering for real.
+# standard library; examples/go-nethttp is the same idea in Go, answering for real.
 python3 "$here/app.py" --listen 127.0.0.1:0 --save "$work/event.json" >"$work/app.log" 2>&1 &
 pids+=($!)
 wait_for 10 grep -q 'app listening on' "$work/app.log"

@@ -3,7 +3,7 @@
 //
 // Run it, then point asgigram at it:
 //
-//	go run ./examples/echo
+//	go run ./examples/go-nethttp
 //	asgigram <TOKEN> http://127.0.0.1:8000/
 //
 // It shows the three ways an application answers asgigram (see the wire
