@@ -144,6 +144,16 @@ type Mapper struct {
 // Map maps one update. Every update that is an object with an update_id maps
 // to an event: unknown kinds included.
 func (m *Mapper) Map(u Update) (Event, error) {
+	return m.mapUpdate(u, true)
+}
+
+// Peek maps an update's scope and type only, without building the event
+// object: what the spool queue needs to index an update.
+func (m *Mapper) Peek(u Update) (Event, error) {
+	return m.mapUpdate(u, false)
+}
+
+func (m *Mapper) mapUpdate(u Update, withEvent bool) (Event, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(u.Raw, &fields); err != nil {
 		return Event{}, fmt.Errorf("update %d: %w: %v", u.ID, ErrNotAnUpdate, err)
@@ -171,7 +181,9 @@ func (m *Mapper) Map(u Update) (Event, error) {
 	}
 	ev := Event{UpdateID: u.ID, Field: field, Type: "telegram." + field, Raw: u.Raw}
 	ev.Scope = m.scope(field, inner)
-	ev.JSON = eventJSON(ev.Type, field, obj, inner)
+	if withEvent {
+		ev.JSON = eventJSON(ev.Type, field, obj, inner)
+	}
 	return ev, nil
 }
 

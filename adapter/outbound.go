@@ -235,7 +235,30 @@ func (e *Executor) send(ctx context.Context, method, chatKey string, params map[
 		}
 		return up.CallMultipart(ctx, method, params, files)
 	}
-	return e.tg.Call(ctx, method, params)
+	return e.tg.Call(ctx, method, encodeParams(params))
+}
+
+// encodeParams writes params as a JSON object. The values were decoded from
+// valid JSON, so they are written as they are: json.Marshal of the map would
+// sort, re-validate and compact every one of them.
+func encodeParams(params map[string]json.RawMessage) json.RawMessage {
+	n := 2
+	for k, v := range params {
+		n += len(k) + len(v) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	first := true
+	for k, v := range params {
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, jsonString(k)...)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return append(b, '}')
 }
 
 // call makes one call. A group upgraded to a supergroup answers 400 with

@@ -85,7 +85,7 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 // keyOf returns the scope key of an update ("unmappable" for one that is
 // not an update object: its worker logs it and moves on).
 func (q *spoolQueue) keyOf(u Update) string {
-	if ev, err := q.a.mapper.Map(u); err == nil {
+	if ev, err := q.a.mapper.Peek(u); err == nil {
 		return ev.Scope.Key
 	}
 	return "unmappable"
@@ -119,7 +119,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 			continue // stored before
 		}
 		key := "unmappable"
-		if ev, err := q.a.mapper.Map(u); err == nil {
+		if ev, err := q.a.mapper.Peek(u); err == nil {
 			key = ev.Scope.Key
 			if q.a.opt.OnReceived != nil {
 				q.a.opt.OnReceived(ev.Type)
