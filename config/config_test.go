@@ -75,6 +75,33 @@ func wantFieldErr(t *testing.T, err error, field string, want ...string) {
 	}
 }
 
+// badSetting is a setting that Load must reject: env, a YAML config file
+// body ("" for none) and args after TOKEN APP_URL make field fail with an
+// error that contains want.
+type badSetting struct {
+	name  string
+	env   map[string]string
+	body  string
+	args  []string
+	field string
+	want  string
+}
+
+// testBadSettings runs each of bad as the subtest "bad <name>".
+func testBadSettings(t *testing.T, bad []badSetting) {
+	t.Helper()
+	for _, tt := range bad {
+		t.Run("bad "+tt.name, func(t *testing.T) {
+			args := append([]string{testToken, testAppURL}, tt.args...)
+			if tt.body != "" {
+				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
+			}
+			_, _, err := load(t, tt.env, args...)
+			wantFieldErr(t, err, tt.field, tt.want)
+		})
+	}
+}
+
 // wantDefaults is what Load returns for TOKEN APP_URL and nothing else.
 func wantDefaults() config.Config {
 	c := config.Default()
@@ -1042,31 +1069,14 @@ func TestBoolSettings(t *testing.T) {
 		})
 	}
 
-	bad := []struct {
-		name  string
-		env   map[string]string
-		body  string
-		args  []string
-		field string
-		want  string
-	}{
+	testBadSettings(t, []badSetting{
 		{"env word", map[string]string{"ASGIGRAM_PACING": "off"}, "", nil, "pacing", `expected true or false (or 1 or 0), got "off"`},
 		{"flag word", nil, "", []string{"--delete-webhook-on-start=yes"}, "delete_webhook_on_start", "expected true or false"},
 		{"yaml number", nil, "pacing: 2\n", nil, "pacing", "expected true or false (or 1 or 0), got 2"},
 		{"yaml list", nil, "drop_pending_updates: [true]\n", nil, "drop_pending_updates", "expected true or false, got a list"},
 		{"drop without delete", map[string]string{"ASGIGRAM_DROP_PENDING_UPDATES": "true"}, "", nil, "drop_pending_updates", "only takes effect with delete_webhook_on_start"},
 		{"drop with delete false", nil, "delete_webhook_on_start: false\ndrop_pending_updates: true\n", nil, "drop_pending_updates", "delete_webhook_on_start: true"},
-	}
-	for _, tt := range bad {
-		t.Run("bad "+tt.name, func(t *testing.T) {
-			args := append([]string{testToken, testAppURL}, tt.args...)
-			if tt.body != "" {
-				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
-			}
-			_, _, err := load(t, tt.env, args...)
-			wantFieldErr(t, err, tt.field, tt.want)
-		})
-	}
+	})
 
 	t.Run("a flag alone does not take the next argument", func(t *testing.T) {
 		// As with a pflag bool, "--pacing false" is --pacing plus an argument.
@@ -1171,14 +1181,7 @@ func TestPacingSettings(t *testing.T) {
 		}
 	})
 
-	bad := []struct {
-		name  string
-		env   map[string]string
-		body  string
-		args  []string
-		field string
-		want  string
-	}{
+	testBadSettings(t, []badSetting{
 		{"chat rate env", map[string]string{"ASGIGRAM_PACING_CHAT_RATE": "fast"}, "", nil, "pacing_chat_rate", `invalid rate "fast"`},
 		{"chat rate zero", nil, "", []string{"--pacing-chat-rate", "0/s"}, "pacing_chat_rate", "more than 0"},
 		{"group rate flag", nil, "", []string{"--pacing-group-rate", "20/60"}, "pacing_group_rate", "needs a unit"},
@@ -1189,17 +1192,7 @@ func TestPacingSettings(t *testing.T) {
 		{"burst word", map[string]string{"ASGIGRAM_PACING_CHAT_BURST": "three"}, "", nil, "pacing_chat_burst", "expected an integer"},
 		{"queue zero", nil, "pacing_queue: 0\n", nil, "pacing_queue", "at least 1, got 0"},
 		{"queue fraction", nil, "pacing_queue: 1.5\n", nil, "pacing_queue", "expected an integer"},
-	}
-	for _, tt := range bad {
-		t.Run("bad "+tt.name, func(t *testing.T) {
-			args := append([]string{testToken, testAppURL}, tt.args...)
-			if tt.body != "" {
-				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
-			}
-			_, _, err := load(t, tt.env, args...)
-			wantFieldErr(t, err, tt.field, tt.want)
-		})
-	}
+	})
 
 	t.Run("validate a config built in code", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -1263,14 +1256,7 @@ func TestSpoolSettings(t *testing.T) {
 		}
 	})
 
-	bad := []struct {
-		name  string
-		env   map[string]string
-		body  string
-		args  []string
-		field string
-		want  string
-	}{
+	testBadSettings(t, []badSetting{
 		{"spool kind", map[string]string{"ASGIGRAM_SPOOL": "tmpfs"}, "", nil, "spool", `must be one of disk, memory, got "tmpfs"`},
 		{"spool number", nil, "spool: 1\n", nil, "spool", "expected a string"},
 		{"empty data_dir with disk", nil, "data_dir: \"\"\n", nil, "data_dir", "must not be empty with spool: disk"},
@@ -1280,17 +1266,7 @@ func TestSpoolSettings(t *testing.T) {
 		{"spool_max word", nil, "", []string{"--spool-max", "lots"}, "spool_max", "expected an integer"},
 		{"deadletter_max zero", nil, "deadletter_max: 0\n", nil, "deadletter_max", "at least 1, got 0"},
 		{"deadletter_max negative", map[string]string{"ASGIGRAM_DEADLETTER_MAX": "-5"}, "", nil, "deadletter_max", "at least 1"},
-	}
-	for _, tt := range bad {
-		t.Run("bad "+tt.name, func(t *testing.T) {
-			args := append([]string{testToken, testAppURL}, tt.args...)
-			if tt.body != "" {
-				args = append(args, "--config", writeFile(t, "c.yaml", tt.body))
-			}
-			_, _, err := load(t, tt.env, args...)
-			wantFieldErr(t, err, tt.field, tt.want)
-		})
-	}
+	})
 
 	t.Run("tilde without HOME", func(t *testing.T) {
 		t.Setenv("HOME", "")

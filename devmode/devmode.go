@@ -415,6 +415,45 @@ func (d *Dev) await(r *http.Request, wait time.Duration, updateID int64) (outcom
 
 // ---- acting as a user ----
 
+// injectParams reads what every endpoint acting as a user takes: the path
+// parameter name (a chat or user id), ?wait= and the JSON body into req.
+// When one is invalid it answers the error itself and returns false.
+func (d *Dev) injectParams(w http.ResponseWriter, r *http.Request, name string, req any) (int64, time.Duration, bool) {
+	id, ok := d.pathID(w, r, name)
+	if !ok {
+		return 0, 0, false
+	}
+	wait, ok := d.waitParam(w, r)
+	if !ok {
+		return 0, 0, false
+	}
+	if !d.decodeBody(w, r, req) {
+		return 0, 0, false
+	}
+	return id, wait, true
+}
+
+// chatUser is the default user acting in chatID: the chat's own user in a
+// private chat, GroupUserID in a group.
+func chatUser(chatID int64) int64 {
+	if chatID < 0 {
+		return GroupUserID
+	}
+	return chatID
+}
+
+// actingUser builds the User object of the acting user: defaultID's,
+// replaced or completed by from. When from is invalid it answers 400
+// itself and returns false.
+func (d *Dev) actingUser(w http.ResponseWriter, defaultID int64, from json.RawMessage) (map[string]any, int64, bool) {
+	user, id, err := userObject(defaultID, from)
+	if err != nil {
+		d.fail(w, http.StatusBadRequest, err.Error())
+		return nil, 0, false
+	}
+	return user, id, true
+}
+
 // userParams are the fields of a request that picks the acting user.
 type userFrom struct {
 	// From replaces or completes the default User object.
@@ -445,29 +484,17 @@ type messageAnswer struct {
 }
 
 func (d *Dev) postMessage(w http.ResponseWriter, r *http.Request) {
-	chatID, ok := d.pathID(w, r, "chat_id")
-	if !ok {
-		return
-	}
-	wait, ok := d.waitParam(w, r)
-	if !ok {
-		return
-	}
 	var req messageRequest
-	if !d.decodeBody(w, r, &req) {
+	chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
+	if !ok {
 		return
 	}
 	if req.Text == "" && len(req.Extra) == 0 {
 		d.fail(w, http.StatusBadRequest, `"text" is required (or "extra" with other Message fields, e.g. a photo)`)
 		return
 	}
-	defaultUser := chatID
-	if chatID < 0 {
-		defaultUser = GroupUserID
-	}
-	from, _, err := userObject(defaultUser, req.From)
-	if err != nil {
-		d.fail(w, http.StatusBadRequest, err.Error())
+	from, _, ok := d.actingUser(w, chatUser(chatID), req.From)
+	if !ok {
 		return
 	}
 	msg := map[string]any{
@@ -543,16 +570,9 @@ type queryAnswer struct {
 }
 
 func (d *Dev) postCallback(w http.ResponseWriter, r *http.Request) {
-	chatID, ok := d.pathID(w, r, "chat_id")
-	if !ok {
-		return
-	}
-	wait, ok := d.waitParam(w, r)
-	if !ok {
-		return
-	}
 	var req callbackRequest
-	if !d.decodeBody(w, r, &req) {
+	chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
+	if !ok {
 		return
 	}
 	if req.Data == "" {
@@ -580,13 +600,8 @@ func (d *Dev) postCallback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	defaultUser := chatID
-	if chatID < 0 {
-		defaultUser = GroupUserID
-	}
-	from, userID, err := userObject(defaultUser, req.From)
-	if err != nil {
-		d.fail(w, http.StatusBadRequest, err.Error())
+	from, userID, ok := d.actingUser(w, chatUser(chatID), req.From)
+	if !ok {
 		return
 	}
 	id := d.newQuery(queryOf{kind: "callback_query", chatID: chatID, userID: userID})
@@ -613,21 +628,13 @@ type inlineRequest struct {
 }
 
 func (d *Dev) postInline(w http.ResponseWriter, r *http.Request) {
-	userID, ok := d.pathID(w, r, "user_id")
-	if !ok {
-		return
-	}
-	wait, ok := d.waitParam(w, r)
-	if !ok {
-		return
-	}
 	var req inlineRequest
-	if !d.decodeBody(w, r, &req) {
+	userID, wait, ok := d.injectParams(w, r, "user_id", &req)
+	if !ok {
 		return
 	}
-	from, fromID, err := userObject(userID, req.From)
-	if err != nil {
-		d.fail(w, http.StatusBadRequest, err.Error())
+	from, fromID, ok := d.actingUser(w, userID, req.From)
+	if !ok {
 		return
 	}
 	id := d.newQuery(queryOf{kind: "inline_query", userID: fromID})

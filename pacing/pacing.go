@@ -293,10 +293,8 @@ func (p *Pacer) Wait(ctx context.Context, method, chatKey string) error {
 		p.mu.Unlock()
 	}()
 
-	select {
-	case <-t.turn:
-	case <-ctx.Done():
-		return deadline(ctx.Err())
+	if err := t.await(ctx); err != nil {
+		return err
 	}
 	// Head of the chat's queue from here on: only this call takes the
 	// chat's tokens, so once they are there they stay.
@@ -329,16 +327,10 @@ func (p *Pacer) waitGlobal(ctx context.Context, c *chat) error {
 	p.mu.Lock()
 	t := p.globalQ.push()
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.globalQ.remove(t)
-		p.mu.Unlock()
-	}()
+	defer p.leave(&p.globalQ, t)
 
-	select {
-	case <-t.turn:
-	case <-ctx.Done():
-		return deadline(ctx.Err())
+	if err := t.await(ctx); err != nil {
+		return err
 	}
 	for {
 		p.mu.Lock()
@@ -382,16 +374,10 @@ func (p *Pacer) waitPause(ctx context.Context) error {
 	}
 	t := p.pauseQ.push()
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.pauseQ.remove(t)
-		p.mu.Unlock()
-	}()
+	defer p.leave(&p.pauseQ, t)
 
-	select {
-	case <-t.turn:
-	case <-ctx.Done():
-		return deadline(ctx.Err())
+	if err := t.await(ctx); err != nil {
+		return err
 	}
 	for {
 		p.mu.Lock()
@@ -594,4 +580,22 @@ func (q *queue) remove(t *ticket) {
 			close(f.Value.(*ticket).turn)
 		}
 	}
+}
+
+// await waits until t heads its queue. It returns an error wrapping
+// ErrDeadline and ctx.Err() when ctx ends first.
+func (t *ticket) await(ctx context.Context) error {
+	select {
+	case <-t.turn:
+		return nil
+	case <-ctx.Done():
+		return deadline(ctx.Err())
+	}
+}
+
+// leave takes t out of q, locking p.mu.
+func (p *Pacer) leave(q *queue, t *ticket) {
+	p.mu.Lock()
+	q.remove(t)
+	p.mu.Unlock()
 }

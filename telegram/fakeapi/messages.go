@@ -394,26 +394,9 @@ func (s *Server) newMessageLocked(chatID int64, p params, markup json.RawMessage
 	return cs, m, nil
 }
 
-// sendMessage implements sendMessage.
-func (s *Server) sendMessage(p params) (any, *apiError) {
-	chatID, e := s.resolveChatLocked(p, "chat_id")
-	if e != nil {
-		return nil, e
-	}
-	text := p.str("text")
-	if strings.TrimSpace(text) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if utf16Len(text) > maxTextLength {
-		return nil, badRequest("message is too long")
-	}
-	if e := checkParseMode(p); e != nil {
-		return nil, e
-	}
-	entities, e := entitiesParam(p, "entities")
-	if e != nil {
-		return nil, e
-	}
+// sendLocked makes the message a send* call adds to chatID, once its
+// content is valid: it reads reply_markup and applies ForbidChat first.
+func (s *Server) sendLocked(chatID int64, p params) (*storedMessage, *apiError) {
 	markup, e := inlineMarkup(p)
 	if e != nil {
 		return nil, e
@@ -422,6 +405,20 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 		return nil, e
 	}
 	_, m, e := s.newMessageLocked(chatID, p, markup)
+	return m, e
+}
+
+// sendMessage implements sendMessage.
+func (s *Server) sendMessage(p params) (any, *apiError) {
+	chatID, e := s.resolveChatLocked(p, "chat_id")
+	if e != nil {
+		return nil, e
+	}
+	text, entities, e := textParams(p)
+	if e != nil {
+		return nil, e
+	}
+	m, e := s.sendLocked(chatID, p)
 	if e != nil {
 		return nil, e
 	}
@@ -475,6 +472,22 @@ func (s *Server) fileObjectLocked(kind string, v json.RawMessage) any {
 	return f
 }
 
+// textParams reads and validates text and entities.
+func textParams(p params) (string, json.RawMessage, *apiError) {
+	text := p.str("text")
+	if strings.TrimSpace(text) == "" {
+		return "", nil, badRequest("message text is empty")
+	}
+	if utf16Len(text) > maxTextLength {
+		return "", nil, badRequest("message is too long")
+	}
+	if e := checkParseMode(p); e != nil {
+		return "", nil, e
+	}
+	entities, e := entitiesParam(p, "entities")
+	return text, entities, e
+}
+
 // captionParams reads and validates caption and caption_entities.
 func captionParams(p params) (string, json.RawMessage, *apiError) {
 	caption := p.str("caption")
@@ -515,14 +528,7 @@ func (s *Server) sendOther(method string, p params) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	markup, e := inlineMarkup(p)
-	if e != nil {
-		return nil, e
-	}
-	if e := s.chatErrorLocked(chatID); e != nil {
-		return nil, e
-	}
-	_, m, e := s.newMessageLocked(chatID, p, markup)
+	m, e := s.sendLocked(chatID, p)
 	if e != nil {
 		return nil, e
 	}
@@ -712,6 +718,14 @@ func (s *Server) copyLocked(chatID int64, src *storedMessage, p params, forward 
 	return m, nil
 }
 
+// copyVerb names the operation in error descriptions.
+func copyVerb(forward bool) string {
+	if forward {
+		return "forward"
+	}
+	return "copy"
+}
+
 // messageIDResult is the MessageId object.
 type messageIDResult struct {
 	MessageID int64 `json:"message_id"`
@@ -730,10 +744,7 @@ func (s *Server) copyOrForward(p params, forward bool) (any, *apiError) {
 	if !p.has("message_id") {
 		return nil, badRequest("message identifier is not specified")
 	}
-	what := "copy"
-	if forward {
-		what = "forward"
-	}
+	what := copyVerb(forward)
 	src, e := s.sourceLocked(p, p.int("message_id"), what)
 	if e != nil {
 		return nil, e
@@ -769,10 +780,7 @@ func (s *Server) copyOrForwardMany(p params, forward bool) (any, *apiError) {
 	if e := s.chatErrorLocked(chatID); e != nil {
 		return nil, e
 	}
-	what := "copy"
-	if forward {
-		what = "forward"
-	}
+	what := copyVerb(forward)
 	out := []messageIDResult{}
 	for _, id := range ids {
 		src, e := s.sourceLocked(p, id, what)
@@ -826,19 +834,17 @@ func setOrDelete(m *storedMessage, key string, v json.RawMessage) {
 	m.fields[key] = v
 }
 
+// finishEdit completes an edit of m: it sets the new reply_markup and
+// edit_date and answers the edited Message.
+func finishEdit(m *storedMessage, markup json.RawMessage) (any, *apiError) {
+	setOrDelete(m, "reply_markup", markup)
+	m.set("edit_date", time.Now().Unix())
+	return m.json(), nil
+}
+
 // editMessageText implements editMessageText.
 func (s *Server) editMessageText(p params) (any, *apiError) {
-	text := p.str("text")
-	if strings.TrimSpace(text) == "" {
-		return nil, badRequest("message text is empty")
-	}
-	if utf16Len(text) > maxTextLength {
-		return nil, badRequest("message is too long")
-	}
-	if e := checkParseMode(p); e != nil {
-		return nil, e
-	}
-	entities, e := entitiesParam(p, "entities")
+	text, entities, e := textParams(p)
 	if e != nil {
 		return nil, e
 	}
@@ -859,9 +865,7 @@ func (s *Server) editMessageText(p params) (any, *apiError) {
 	}
 	m.set("text", text)
 	setOrDelete(m, "entities", entities)
-	setOrDelete(m, "reply_markup", markup)
-	m.set("edit_date", time.Now().Unix())
-	return m.json(), nil
+	return finishEdit(m, markup)
 }
 
 // editMessageCaption implements editMessageCaption.
@@ -889,9 +893,7 @@ func (s *Server) editMessageCaption(p params) (any, *apiError) {
 		return nil, badRequest(notModified)
 	}
 	setCaption(m, caption, capEntities)
-	setOrDelete(m, "reply_markup", markup)
-	m.set("edit_date", time.Now().Unix())
-	return m.json(), nil
+	return finishEdit(m, markup)
 }
 
 // editMessageReplyMarkup implements editMessageReplyMarkup.
@@ -907,9 +909,7 @@ func (s *Server) editMessageReplyMarkup(p params) (any, *apiError) {
 	if sameJSON(markup, m.fields["reply_markup"]) {
 		return nil, badRequest(notModified)
 	}
-	setOrDelete(m, "reply_markup", markup)
-	m.set("edit_date", time.Now().Unix())
-	return m.json(), nil
+	return finishEdit(m, markup)
 }
 
 // deleteMessage implements deleteMessage.
