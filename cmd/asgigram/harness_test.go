@@ -178,6 +178,7 @@ type received struct {
 	Token    string                     `json:"token"`
 	SendURL  string                     `json:"send_url"`
 	Header   http.Header                `json:"-"`
+	Path     string                     `json:"-"` // the request's path and query
 	Raw      []byte                     `json:"-"`
 }
 
@@ -229,6 +230,7 @@ func newApp(t *testing.T, handle func(w http.ResponseWriter, ev received)) *app 
 		}
 		ev.Header = r.Header.Clone()
 		ev.Raw = body
+		ev.Path = r.URL.RequestURI()
 		a.mu.Lock()
 		a.events = append(a.events, ev)
 		a.mu.Unlock()
