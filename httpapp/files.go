@@ -162,15 +162,8 @@ type fileHandler struct {
 }
 
 func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearer(r.Header.Get("Authorization"))
+	p, ok := h.authorize(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="asgigram"`)
-		writeError(w, http.StatusUnauthorized, apiError{Description: "missing token: send Authorization: Bearer <scope token or send_token>"})
-		return
-	}
-	p, err := h.opt.Sender.Authorize(token)
-	if err != nil {
-		h.fail(w, err)
 		return
 	}
 	fileID := chi.URLParam(r, "file_id")

@@ -144,16 +144,26 @@ func recoverJSON(log *slog.Logger) func(http.Handler) http.Handler {
 
 type sendHandler struct{ opt RouterOptions }
 
-func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// authorize resolves the request's bearer token (a scope token or the
+// send_token); when it cannot, it answers 401/410 and reports false.
+func (h *sendHandler) authorize(w http.ResponseWriter, r *http.Request) (adapter.Principal, bool) {
 	token, ok := bearer(r.Header.Get("Authorization"))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="asgigram"`)
 		writeError(w, http.StatusUnauthorized, apiError{Description: "missing token: send Authorization: Bearer <scope token or send_token>"})
-		return
+		return adapter.Principal{}, false
 	}
 	p, err := h.opt.Sender.Authorize(token)
 	if err != nil {
 		h.fail(w, err)
+		return adapter.Principal{}, false
+	}
+	return p, true
+}
+
+func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.authorize(w, r)
+	if !ok {
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
