@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/asgigram/asgigram/internal/jsonscan"
 )
 
 // Update is one update as fetched from getUpdates.
@@ -154,106 +157,150 @@ func (m *Mapper) Peek(u Update) (Event, error) {
 }
 
 func (m *Mapper) mapUpdate(u Update, withEvent bool) (Event, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(u.Raw, &fields); err != nil {
+	var topBuf [8]jsonscan.Member
+	top, err := updateMembers(topBuf[:0], u.Raw)
+	if err != nil {
 		return Event{}, fmt.Errorf("update %d: %w: %v", u.ID, ErrNotAnUpdate, err)
 	}
 	field := ""
-	for k := range fields {
-		if k == "update_id" {
-			continue
+	for _, f := range top {
+		k := string(f.Key) // no allocation: compared only
+		if k == "update_id" || k == "" {
+			continue // "" cannot name an event type
 		}
 		// Exactly one optional field is set in a real Update; should a newer
 		// Bot API send more, the first in sorted order wins, deterministically.
 		if field == "" || k < field {
-			field = k
+			field = string(f.Key)
 		}
 	}
 	if field == "" {
 		field = "unknown"
 	}
-	obj := fields[field]
-	var inner map[string]json.RawMessage
+	obj := jsonscan.Last(top, field)
+	var innerBuf [48]jsonscan.Member
+	var inner []jsonscan.Member
+	isObject := false
 	if len(obj) > 0 && obj[0] == '{' {
-		if err := json.Unmarshal(obj, &inner); err != nil {
-			inner = nil
-		}
+		inner, isObject = objectMembers(innerBuf[:0], obj)
 	}
 	ev := Event{UpdateID: u.ID, Field: field, Type: "telegram." + field, Raw: u.Raw}
 	ev.Scope = m.scope(field, inner)
 	if withEvent {
-		ev.JSON = eventJSON(ev.Type, field, obj, inner)
+		ev.JSON = eventJSON(ev.Type, field, obj, inner, isObject)
 	}
 	return ev, nil
 }
 
-// eventJSON builds {"type":"telegram.<field>", ...inner}. A non-object
-// payload (none exists in Bot API 10.1) is carried as "value".
-func eventJSON(typ, field string, obj json.RawMessage, inner map[string]json.RawMessage) json.RawMessage {
-	var b bytes.Buffer
-	b.Grow(len(obj) + len(typ) + 32)
-	b.WriteString(`{"type":`)
-	b.Write(jsonString(typ))
-	if inner == nil {
-		if len(obj) > 0 {
-			b.WriteString(`,"value":`)
-			b.Write(obj)
-		}
-		b.WriteByte('}')
-		return b.Bytes()
+// updateMembers returns the members of an update object. null has none (as
+// encoding/json decodes it into a map); anything else that is not an object
+// is an error.
+func updateMembers(dst []jsonscan.Member, raw []byte) ([]jsonscan.Member, error) {
+	if ms, ok := objectMembers(dst, raw); ok {
+		return ms, nil
 	}
-	keys := make([]string, 0, len(inner))
-	for k := range inner {
-		keys = append(keys, k)
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		name := k
-		if k == "type" {
-			name = field + "_type"
-		}
-		kb, _ := json.Marshal(name)
-		b.WriteByte(',')
-		b.Write(kb)
-		b.WriteByte(':')
-		b.Write(inner[k])
+	if m != nil {
+		return nil, errors.New("not an object") // objectMembers reads every object
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return nil, nil
 }
 
-func (m *Mapper) scope(field string, obj map[string]json.RawMessage) ScopeRef {
+// objectMembers returns the members of a JSON object. A lookup with
+// jsonscan.Last finds what encoding/json's map decoding would keep: keys
+// that need decoding (escapes, non-ASCII) are decoded by encoding/json, a
+// path real updates never take.
+func objectMembers(dst []jsonscan.Member, raw []byte) ([]jsonscan.Member, bool) {
+	ms, ok := jsonscan.AppendMembers(dst, raw)
+	if !ok {
+		return nil, false
+	}
+	if jsonscan.AllPlain(ms) {
+		return ms, true
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	ms = ms[:0]
+	for k, v := range m {
+		ms = append(ms, jsonscan.Member{Key: []byte(k), Plain: false, Value: v})
+	}
+	return ms, true
+}
+
+// eventJSON builds {"type":"telegram.<field>", ...inner}, inner's keys in
+// sorted order (a duplicate key once, its last value). A non-object payload
+// (none exists in Bot API 10.1) is carried as "value".
+func eventJSON(typ, field string, obj json.RawMessage, inner []jsonscan.Member, isObject bool) json.RawMessage {
+	b := make([]byte, 0, len(obj)+len(typ)+len(field)+32)
+	b = append(b, `{"type":`...)
+	b = append(b, jsonString(typ)...)
+	if !isObject {
+		if len(obj) > 0 {
+			b = append(b, `,"value":`...)
+			b = append(b, obj...)
+		}
+		return append(b, '}')
+	}
+	slices.SortStableFunc(inner, func(x, y jsonscan.Member) int { return bytes.Compare(x.Key, y.Key) })
+	for i, f := range inner {
+		if i+1 < len(inner) && bytes.Equal(inner[i+1].Key, f.Key) {
+			continue // a later duplicate wins
+		}
+		b = append(b, ',')
+		switch {
+		case string(f.Key) == "type":
+			b = append(b, jsonString(field+"_type")...)
+		case f.Plain:
+			b = append(b, '"')
+			b = append(b, f.Key...)
+			b = append(b, '"')
+		default:
+			b = append(b, jsonString(string(f.Key))...)
+		}
+		b = append(b, ':')
+		b = append(b, f.Value...)
+	}
+	return append(b, '}')
+}
+
+func (m *Mapper) scope(field string, obj []jsonscan.Member) ScopeRef {
 	rule, known := kindRules[field]
 	if !known {
 		rule = ruleProbe
 	}
+	get := func(key string) json.RawMessage { return jsonscan.Last(obj, key) }
 	var chat, user json.RawMessage
 	switch rule {
 	case ruleChat, ruleMessageChat:
-		chat = obj["chat"]
+		chat = get("chat")
 	case ruleFrom:
-		user = obj["from"]
+		user = get("from")
 	case ruleUser:
-		user = obj["user"]
+		user = get("user")
 	case ruleCallback:
-		chat = nested(obj["message"], "chat")
+		chat = nested(get("message"), "chat")
 		if chat == nil {
-			user = obj["from"]
+			user = get("from")
 		}
 	case rulePollAnswer:
-		chat = obj["voter_chat"]
+		chat = get("voter_chat")
 		if chat == nil {
-			user = obj["user"]
+			user = get("user")
 		}
 	case ruleProbe:
-		chat = firstObject(obj["chat"], nested(obj["message"], "chat"), obj["voter_chat"])
+		chat = firstObject(get("chat"), nested(get("message"), "chat"), get("voter_chat"))
 		if chat == nil {
-			user = firstObject(obj["from"], obj["user"])
+			user = firstObject(get("from"), get("user"))
 		}
 	}
 	if id, ok := objectID(chat); ok {
 		ref := ScopeRef{Kind: ScopeChat, ID: id, Key: "chat:" + strconv.FormatInt(id, 10)}
-		conn := stringField(obj["business_connection_id"])
+		conn := stringField(get("business_connection_id"))
 		switch {
 		case businessKinds[field] || (conn != "" && !known):
 			ref.BusinessConnectionID = conn
@@ -298,11 +345,12 @@ func nested(obj json.RawMessage, key string) json.RawMessage {
 	if len(obj) == 0 || obj[0] != '{' {
 		return nil
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(obj, &m) != nil {
+	var buf [32]jsonscan.Member
+	ms, ok := objectMembers(buf[:0], obj)
+	if !ok {
 		return nil
 	}
-	return m[key]
+	return jsonscan.Last(ms, key)
 }
 
 func firstObject(cands ...json.RawMessage) json.RawMessage {
@@ -314,18 +362,36 @@ func firstObject(cands ...json.RawMessage) json.RawMessage {
 	return nil
 }
 
-// objectID reads the integer "id" of a JSON object.
+// objectID reads the integer "id" of a JSON object, as encoding/json
+// decodes it into a struct field: keys matched without regard to case, the
+// last one winning (null clears it), and any value that is not an integer
+// fitting int64 failing the whole object.
 func objectID(obj json.RawMessage) (int64, bool) {
 	if len(obj) == 0 || obj[0] != '{' {
 		return 0, false
 	}
-	var v struct {
-		ID *int64 `json:"id"`
-	}
-	if json.Unmarshal(obj, &v) != nil || v.ID == nil {
+	var buf [32]jsonscan.Member
+	ms, ok := objectMembers(buf[:0], obj)
+	if !ok {
 		return 0, false
 	}
-	return *v.ID, true
+	var id int64
+	set := false
+	for _, f := range ms {
+		if !strings.EqualFold(string(f.Key), "id") {
+			continue
+		}
+		if string(f.Value) == "null" {
+			set = false
+			continue
+		}
+		n, err := strconv.ParseInt(string(f.Value), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		id, set = n, true
+	}
+	return id, set
 }
 
 func stringField(raw json.RawMessage) string {

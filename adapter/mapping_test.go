@@ -164,3 +164,16 @@ func TestParseUpdatesRejectsNonUpdates(t *testing.T) {
 	assert.Equal(t, int64(1), ups[0].ID)
 	assert.Len(t, bad, 3)
 }
+
+// BenchmarkMap maps a private-chat text message, the commonest update.
+func BenchmarkMap(b *testing.B) {
+	m := &adapter.Mapper{BotUser: json.RawMessage(`{"id":7,"is_bot":true,"first_name":"B"}`), BotID: 7}
+	raw := json.RawMessage(`{"update_id":812345678,"message":{"message_id":4321,"from":{"id":123456789,"is_bot":false,"first_name":"Ada","last_name":"Lovelace","username":"ada","language_code":"en"},"chat":{"id":123456789,"first_name":"Ada","last_name":"Lovelace","username":"ada","type":"private"},"date":1764000000,"text":"hello there, bot"}}`)
+	u := adapter.Update{ID: 812345678, Raw: raw}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Map(u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
