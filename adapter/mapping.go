@@ -26,14 +26,12 @@ type Update struct {
 func ParseUpdates(raws []json.RawMessage) (ups []Update, bad []json.RawMessage) {
 	ups = make([]Update, 0, len(raws))
 	for _, raw := range raws {
-		var head struct {
-			UpdateID *int64 `json:"update_id"`
-		}
-		if json.Unmarshal(raw, &head) != nil || head.UpdateID == nil {
+		id, ok := intField(raw, "update_id")
+		if !ok {
 			bad = append(bad, raw)
 			continue
 		}
-		ups = append(ups, Update{ID: *head.UpdateID, Raw: raw})
+		ups = append(ups, Update{ID: id, Raw: raw})
 	}
 	return ups, bad
 }
@@ -362,23 +360,31 @@ func firstObject(cands ...json.RawMessage) json.RawMessage {
 	return nil
 }
 
-// objectID reads the integer "id" of a JSON object, as encoding/json
-// decodes it into a struct field: keys matched without regard to case, the
-// last one winning (null clears it), and any value that is not an integer
-// fitting int64 failing the whole object.
+// objectID reads the integer "id" of a JSON object.
 func objectID(obj json.RawMessage) (int64, bool) {
 	if len(obj) == 0 || obj[0] != '{' {
 		return 0, false
 	}
+	return intField(obj, "id")
+}
+
+// intField reads the integer member name ("id" or "update_id") of the JSON
+// object raw as encoding/json decodes it into a *int64 struct field: keys
+// matched without regard to case, the last one winning (null clears it), and
+// a value that is not an integer fitting int64 failing the whole object.
+func intField(raw []byte, name string) (int64, bool) {
 	var buf [32]jsonscan.Member
-	ms, ok := objectMembers(buf[:0], obj)
+	ms, ok := jsonscan.AppendMembers(buf[:0], raw)
 	if !ok {
 		return 0, false
+	}
+	if !jsonscan.AllPlain(ms) {
+		return intFieldDecoded(raw, name)
 	}
 	var id int64
 	set := false
 	for _, f := range ms {
-		if !strings.EqualFold(string(f.Key), "id") {
+		if !strings.EqualFold(string(f.Key), name) {
 			continue
 		}
 		if string(f.Value) == "null" {
@@ -392,6 +398,33 @@ func objectID(obj json.RawMessage) (int64, bool) {
 		id, set = n, true
 	}
 	return id, set
+}
+
+// intFieldDecoded is intField by encoding/json itself, for keys that need
+// decoding.
+func intFieldDecoded(raw []byte, name string) (int64, bool) {
+	var id *int64
+	if name == "update_id" {
+		var v struct {
+			UpdateID *int64 `json:"update_id"`
+		}
+		if json.Unmarshal(raw, &v) != nil {
+			return 0, false
+		}
+		id = v.UpdateID
+	} else {
+		var v struct {
+			ID *int64 `json:"id"`
+		}
+		if json.Unmarshal(raw, &v) != nil {
+			return 0, false
+		}
+		id = v.ID
+	}
+	if id == nil {
+		return 0, false
+	}
+	return *id, true
 }
 
 func stringField(raw json.RawMessage) string {

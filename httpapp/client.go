@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/httpbody"
 )
 
 var _ adapter.App = (*Client)(nil)
@@ -181,7 +182,7 @@ func (c *Client) attempt(ctx context.Context, req adapter.AppRequest) (resp adap
 	resp.ContentType = r.Header.Get("Content-Type")
 	switch {
 	case r.StatusCode >= 200 && r.StatusCode < 300:
-		body, err := io.ReadAll(io.LimitReader(r.Body, c.opt.MaxBody+1))
+		body, err := httpbody.Read(r.Body, r.ContentLength, c.opt.MaxBody)
 		if err != nil {
 			return resp, 0, fmt.Errorf("reading reply body: %w", err)
 		}

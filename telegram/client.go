@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/httpbody"
+	"github.com/asgigram/asgigram/internal/jsonscan"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -262,6 +264,40 @@ type envelope struct {
 	} `json:"parameters"`
 }
 
+// okResult reads the result of a successful answer, {"ok":true,"result":...},
+// in one pass without copying it. It declines (ok false) anything that
+// encoding/json might read differently: keys that are not plain, keys
+// matching the envelope's fields only without regard to case, or an error
+// field (whose type encoding/json would check); the caller then decodes the
+// envelope in full.
+func okResult(raw []byte) (json.RawMessage, bool) {
+	var buf [4]jsonscan.Member
+	ms, ok := jsonscan.AppendMembers(buf[:0], raw)
+	if !ok || !jsonscan.AllPlain(ms) {
+		return nil, false
+	}
+	var res []byte
+	okTrue := false
+	for _, m := range ms {
+		switch k := string(m.Key); k {
+		case "ok":
+			okTrue = string(m.Value) == "true"
+		case "result":
+			res = m.Value
+		default:
+			for _, f := range [...]string{"ok", "result", "error_code", "description", "parameters"} {
+				if strings.EqualFold(k, f) {
+					return nil, false
+				}
+			}
+		}
+	}
+	if !okTrue || res == nil || string(res) == "null" {
+		return nil, false
+	}
+	return res, true
+}
+
 // Call calls a Bot API method with params (marshalled to JSON; a
 // json.RawMessage or []byte is sent as it is, nil sends no body) and returns
 // the result. A refusal is an *Error; a failure after which the call may have
@@ -339,13 +375,16 @@ func (c *Client) do(ctx context.Context, hc *retryablehttp.Client, method string
 		return nil, fmt.Errorf("telegram: %s: %w", method, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	raw, err := httpbody.Read(resp.Body, resp.ContentLength, 0)
 	if err != nil {
 		err = c.red.error(err)
 		if !st.safe {
 			return nil, fmt.Errorf("telegram: %s: reading response: %w: %w", method, ErrOutcomeUnknown, err)
 		}
 		return nil, fmt.Errorf("telegram: %s: reading response: %w", method, err)
+	}
+	if res, ok := okResult(raw); ok && resp.StatusCode < 300 {
+		return res, nil
 	}
 	var env envelope
 	if jerr := json.Unmarshal(raw, &env); jerr != nil || (!env.OK && env.ErrorCode == 0) {
@@ -405,8 +444,16 @@ func (c *Client) GetUpdates(ctx context.Context, offset int64, limit int, timeou
 	if err != nil {
 		return nil, err
 	}
-	var ups []json.RawMessage
-	if err := json.Unmarshal(raw, &ups); err != nil {
+	ups, ok := jsonscan.AppendElements(make([]json.RawMessage, 0, limit), raw)
+	if !ok && string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	if !ok {
+		var v []json.RawMessage
+		err := json.Unmarshal(raw, &v)
+		if err == nil {
+			err = errors.New("not an array")
+		}
 		return nil, fmt.Errorf("telegram: getUpdates: decoding result: %w", err)
 	}
 	return ups, nil

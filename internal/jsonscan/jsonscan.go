@@ -76,7 +76,7 @@ func AppendMembers(dst []Member, data []byte) (members []Member, ok bool) {
 // AppendElements appends the elements of the JSON array data (surrounding
 // whitespace allowed) to dst. ok is false when data is not valid JSON or
 // not an array.
-func AppendElements(dst [][]byte, data []byte) (elements [][]byte, ok bool) {
+func AppendElements[T ~[]byte](dst []T, data []byte) (elements []T, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return dst, false

@@ -58,7 +58,7 @@ func check(t *testing.T, b []byte) {
 	var wantElems []json.RawMessage
 	err = json.Unmarshal(b, &wantElems)
 	isArray := err == nil && wantElems != nil
-	elems, ok := AppendElements(nil, b)
+	elems, ok := AppendElements([][]byte(nil), b)
 	if ok != isArray {
 		t.Fatalf("AppendElements(%q) ok = %v, encoding/json: err %v", b, ok, err)
 	}
