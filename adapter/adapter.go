@@ -91,6 +91,10 @@ type Options struct {
 	Spool Spool
 	// SpoolMax bounds the updates waiting in the spool: polling pauses at it.
 	SpoolMax int
+	// SpoolMemory bounds the bytes of waiting updates that are also kept in
+	// memory, so that they need not be read back from the spool (0: 16 MiB;
+	// negative: none).
+	SpoolMemory int
 	// DeadLetterMax bounds the dead letters kept in memory (without Spool).
 	DeadLetterMax int
 	// Pacer paces outbound calls; nil sends them at once.
@@ -218,6 +222,9 @@ func New(opt Options) *Adapter {
 	}
 	if opt.DeadLetterMax <= 0 {
 		opt.DeadLetterMax = 10000
+	}
+	if opt.SpoolMemory == 0 {
+		opt.SpoolMemory = 16 << 20
 	}
 	a := &Adapter{
 		opt:  opt,

@@ -1,7 +1,9 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -33,7 +35,11 @@ type Spool interface {
 // spoolQueue is the spool sink. The poller stores each batch and moves on
 // while fewer than SpoolMax updates wait; a pool of MaxConcurrency workers
 // delivers them, one event at a time per scope in spool order, scopes taking
-// turns. Memory holds only sequence numbers; the updates wait on disk.
+// turns. The updates wait on disk; memory holds their sequence numbers and,
+// up to Options.SpoolMemory bytes, a copy of the updates themselves, so that
+// a worker does not read back from disk what the poller has just stored.
+// Past it, a waiting update is only its sequence number and is read from the
+// spool when its turn comes.
 type spoolQueue struct {
 	a   *Adapter
 	sp  Spool
@@ -44,6 +50,7 @@ type spoolQueue struct {
 	scopes   map[string]*pendingScope
 	ready    []string // scopes with work and no worker, in turn order
 	total    int      // updates indexed and not finished
+	hot      int      // bytes of updates kept in memory
 	stopping bool
 	removals []uint64
 
@@ -53,8 +60,16 @@ type spoolQueue struct {
 }
 
 type pendingScope struct {
-	seqs    []uint64
+	items   []pending
 	running bool
+}
+
+// pending is one stored update waiting for delivery; raw is nil when it is
+// to be read back from the spool.
+type pending struct {
+	seq uint64
+	id  int64
+	raw json.RawMessage
 }
 
 // newSpoolQueue indexes the spool's undelivered updates (they go first in
@@ -65,7 +80,7 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
-		q.index(seq, q.keyOf(u))
+		q.index(seq, u, q.keyOf(u))
 		n++
 		return nil
 	})
@@ -91,8 +106,9 @@ func (q *spoolQueue) keyOf(u Update) string {
 	return "unmappable"
 }
 
-// index adds a stored update to its scope's queue. Callers hold no lock.
-func (q *spoolQueue) index(seq uint64, key string) {
+// index adds a stored update to its scope's queue, with a copy of it while
+// the memory budget allows. Callers hold no lock.
+func (q *spoolQueue) index(seq uint64, u Update, key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -100,10 +116,16 @@ func (q *spoolQueue) index(seq uint64, key string) {
 		ps = &pendingScope{}
 		q.scopes[key] = ps
 	}
-	ps.seqs = append(ps.seqs, seq)
+	it := pending{seq: seq, id: u.ID}
+	if q.hot+len(u.Raw) <= q.a.opt.SpoolMemory {
+		// A copy: u.Raw may share the whole getUpdates answer's buffer.
+		it.raw = bytes.Clone(u.Raw)
+		q.hot += len(it.raw)
+	}
+	ps.items = append(ps.items, it)
 	q.total++
 	q.a.pending.Add(1)
-	if !ps.running && len(ps.seqs) == 1 {
+	if !ps.running && len(ps.items) == 1 {
 		q.ready = append(q.ready, key)
 		q.cond.Signal()
 	}
@@ -125,7 +147,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 				q.a.opt.OnReceived(ev.Type)
 			}
 		}
-		q.index(seqs[i], key)
+		q.index(seqs[i], u, key)
 	}
 	// Backpressure: fetch more only while the spool has room.
 	stop := context.AfterFunc(pollCtx, func() {
@@ -143,20 +165,20 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 }
 
 // next blocks until a scope has work, and takes its first update.
-func (q *spoolQueue) next() (string, uint64, bool) {
+func (q *spoolQueue) next() (string, pending, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.ready) == 0 && !q.stopping {
 		q.cond.Wait()
 	}
 	if q.stopping {
-		return "", 0, false
+		return "", pending{}, false
 	}
 	key := q.ready[0]
 	q.ready = q.ready[1:]
 	ps := q.scopes[key]
 	ps.running = true
-	return key, ps.seqs[0], true
+	return key, ps.items[0], true
 }
 
 // done finishes the scope's first update and gives the scope its next turn.
@@ -164,7 +186,9 @@ func (q *spoolQueue) done(key string, seq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
-	ps.seqs = ps.seqs[1:]
+	q.hot -= len(ps.items[0].raw)
+	ps.items[0] = pending{}
+	ps.items = ps.items[1:]
 	ps.running = false
 	q.total--
 	q.a.pending.Add(-1)
@@ -173,7 +197,7 @@ func (q *spoolQueue) done(key string, seq uint64) {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	if len(ps.seqs) > 0 {
+	if len(ps.items) > 0 {
 		q.ready = append(q.ready, key)
 	} else {
 		delete(q.scopes, key)
@@ -183,15 +207,19 @@ func (q *spoolQueue) done(key string, seq uint64) {
 
 func (q *spoolQueue) work(ctx context.Context) {
 	for {
-		key, seq, ok := q.next()
+		key, it, ok := q.next()
 		if !ok {
 			return
 		}
-		u, err := q.sp.Get(seq)
-		if err != nil {
-			q.a.log.Error("cannot read an update from the spool: skipped", "seq", seq, logErr, err)
-			q.done(key, seq)
-			continue
+		seq := it.seq
+		u := Update{ID: it.id, Raw: it.raw}
+		if u.Raw == nil {
+			var err error
+			if u, err = q.sp.Get(seq); err != nil {
+				q.a.log.Error("cannot read an update from the spool: skipped", "seq", seq, logErr, err)
+				q.done(key, seq)
+				continue
+			}
 		}
 		ev, err := q.a.mapper.Map(u)
 		if err != nil {
@@ -265,6 +293,6 @@ func (q *spoolQueue) requeue(u Update) error {
 	if err != nil {
 		return err
 	}
-	q.index(seq, q.keyOf(u))
+	q.index(seq, u, q.keyOf(u))
 	return nil
 }

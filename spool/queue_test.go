@@ -1,0 +1,139 @@
+package spool_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/spool"
+	"github.com/asgigram/asgigram/telegram"
+	"github.com/asgigram/asgigram/telegram/fakeapi"
+)
+
+// recordingApp answers every event with 200 and no body, and records the
+// update ids delivered per scope.
+type recordingApp struct {
+	mu      sync.Mutex
+	byScope map[string][]int64
+	n       int
+	all     chan struct{}
+	want    int
+}
+
+func (a *recordingApp) Deliver(_ context.Context, req adapter.AppRequest) (adapter.AppResponse, error) {
+	var env struct {
+		Scope struct {
+			Chat struct {
+				ID int64 `json:"id"`
+			} `json:"chat"`
+		} `json:"scope"`
+		UpdateID int64 `json:"update_id"`
+	}
+	if err := json.Unmarshal(req.Body, &env); err != nil {
+		return adapter.AppResponse{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := fmt.Sprint(env.Scope.Chat.ID)
+	a.byScope[key] = append(a.byScope[key], env.UpdateID)
+	if a.n++; a.n == a.want {
+		close(a.all)
+	}
+	return adapter.AppResponse{Status: 200}, nil
+}
+
+// countingSpool counts the updates read back from disk.
+type countingSpool struct {
+	*spool.Spool
+	gets atomic.Int64
+}
+
+func (c *countingSpool) Get(seq uint64) (adapter.Update, error) {
+	c.gets.Add(1)
+	return c.Spool.Get(seq)
+}
+
+// TestQueueDeliversFromMemoryAndFromDisk runs the adapter on a real spool
+// with updates left from an earlier run and new ones fetched, with the
+// in-memory copy of waiting updates off, small (some updates are read back
+// from disk) and at its default: every update is delivered once, in order
+// per chat.
+func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
+	for _, memory := range []int{-1, 600, 0} {
+		t.Run(fmt.Sprintf("SpoolMemory=%d", memory), func(t *testing.T) {
+			const token, chats, stored, fetched = "42:TEST", 5, 40, 60
+			sp := &countingSpool{Spool: open(t, t.TempDir())}
+			defer sp.Close()
+			// Left in the spool by an earlier run: ids 1..stored.
+			var left []adapter.Update
+			for id := int64(1); id <= stored; id++ {
+				chat := id%chats + 1
+				left = append(left, adapter.Update{ID: id, Raw: json.RawMessage(fmt.Sprintf(
+					`{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":%d,"type":"private"},"text":"old"}}`, id, id, chat))})
+			}
+			_, err := sp.Append(left, stored+1)
+			require.NoError(t, err)
+
+			fake := fakeapi.New(fakeapi.Config{Token: token})
+			fake.SetNextUpdateID(stored + 1)
+			for i := range fetched {
+				chat := int64(i%chats + 1)
+				fake.AddMessage("message", chat, map[string]any{"chat": map[string]any{"id": chat, "type": "private"}, "date": 1, "text": "new"})
+			}
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+
+			app := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: stored + fetched}
+			a := adapter.New(adapter.Options{
+				Telegram:    telegram.New(srv.URL, token, telegram.Options{}),
+				App:         app,
+				Spool:       sp,
+				SpoolMemory: memory,
+				PollTimeout: time.Second,
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			select {
+			case <-app.all:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("delivered %d of %d", app.n, app.want)
+			}
+			cancel()
+			require.NoError(t, <-done)
+
+			app.mu.Lock()
+			defer app.mu.Unlock()
+			seen := map[int64]bool{}
+			for chat, ids := range app.byScope {
+				for i, id := range ids {
+					assert.False(t, seen[id], "update %d delivered twice", id)
+					seen[id] = true
+					if i > 0 {
+						assert.Less(t, ids[i-1], id, "chat %s out of order: %v", chat, ids)
+					}
+				}
+			}
+			assert.Len(t, seen, stored+fetched)
+			assert.Equal(t, 0, sp.Len(), "delivered updates are removed from the spool")
+			gets := int(sp.gets.Load())
+			switch {
+			case memory < 0:
+				assert.Equal(t, stored+fetched, gets, "no copies in memory: every update is read back")
+			case memory == 0:
+				assert.Zero(t, gets, "the default budget holds them all")
+			default:
+				assert.True(t, gets > 0 && gets < stored+fetched, "%d of %d read back: the budget should hold a few", gets, stored+fetched)
+			}
+		})
+	}
+}
