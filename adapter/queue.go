@@ -17,8 +17,9 @@ type Spool interface {
 	// Offset returns the saved next getUpdates offset (0: none).
 	Offset() (int64, error)
 	// Append stores ups in order and saves next (when > 0) in one durable
-	// transaction. Updates already stored are skipped (sequence number 0).
-	Append(ups []Update, next int64) ([]uint64, error)
+	// transaction, which also removes the finished updates done. Updates
+	// already stored are skipped (sequence number 0).
+	Append(ups []Update, next int64, done []uint64) ([]uint64, error)
 	// Requeue stores one update again, even if its update_id is still
 	// stored (a dead letter's replay racing the removal of the original).
 	Requeue(u Update) (uint64, error)
@@ -52,7 +53,7 @@ type spoolQueue struct {
 	total    int      // updates indexed and not finished
 	hot      int      // bytes of updates kept in memory
 	stopping bool
-	removals []uint64
+	removals []pending
 
 	workers sync.WaitGroup
 	flushed chan struct{}
@@ -65,11 +66,50 @@ type pendingScope struct {
 }
 
 // pending is one stored update waiting for delivery; raw is nil when it is
-// to be read back from the spool.
+// to be read back from the spool. An update handed to the workers while its
+// batch is being stored has a batch: its sequence number is batch.seqs[pos]
+// once batch.stored is closed.
 type pending struct {
-	seq uint64
-	id  int64
-	raw json.RawMessage
+	seq   uint64
+	id    int64
+	raw   json.RawMessage
+	batch *appendBatch
+	pos   int
+}
+
+// appendBatch is a fetched batch whose Append may still be in progress.
+type appendBatch struct {
+	stored chan struct{} // closed when Append returned
+	seqs   []uint64      // set before stored is closed; nil: Append failed
+}
+
+// seqNow returns the update's sequence number, waiting for its batch to be
+// stored; 0 means there is nothing in the spool to remove (Append failed, or
+// the update_id was stored before).
+func (it pending) seqNow() uint64 {
+	if it.batch == nil {
+		return it.seq
+	}
+	<-it.batch.stored
+	if it.batch.seqs == nil {
+		return 0
+	}
+	return it.batch.seqs[it.pos]
+}
+
+// abandoned reports whether the update's batch failed to be stored: the
+// adapter stops with the error, and the batch, never confirmed, is fetched
+// again after the restart; an update not yet delivered waits for that.
+func (it pending) abandoned() bool {
+	if it.batch == nil {
+		return false
+	}
+	select {
+	case <-it.batch.stored:
+		return it.batch.seqs == nil
+	default:
+		return false
+	}
 }
 
 // newSpoolQueue indexes the spool's undelivered updates (they go first in
@@ -80,7 +120,7 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
-		q.index(seq, u, q.keyOf(u))
+		q.index(pending{seq: seq, id: u.ID}, u.Raw, q.keyOf(u))
 		n++
 		return nil
 	})
@@ -106,9 +146,10 @@ func (q *spoolQueue) keyOf(u Update) string {
 	return "unmappable"
 }
 
-// index adds a stored update to its scope's queue, with a copy of it while
-// the memory budget allows. Callers hold no lock.
-func (q *spoolQueue) index(seq uint64, u Update, key string) {
+// index adds an update to its scope's queue, with a copy of raw while the
+// memory budget allows (an update of a batch being stored must fit: it has
+// nothing to read back yet). Callers hold no lock.
+func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -116,10 +157,9 @@ func (q *spoolQueue) index(seq uint64, u Update, key string) {
 		ps = &pendingScope{}
 		q.scopes[key] = ps
 	}
-	it := pending{seq: seq, id: u.ID}
-	if q.hot+len(u.Raw) <= q.a.opt.SpoolMemory {
-		// A copy: u.Raw may share the whole getUpdates answer's buffer.
-		it.raw = bytes.Clone(u.Raw)
+	if it.batch != nil || q.hot+len(raw) <= q.a.opt.SpoolMemory {
+		// A copy: raw may share the whole getUpdates answer's buffer.
+		it.raw = bytes.Clone(raw)
 		q.hot += len(it.raw)
 	}
 	ps.items = append(ps.items, it)
@@ -131,23 +171,62 @@ func (q *spoolQueue) index(seq uint64, u Update, key string) {
 	}
 }
 
+// put stores a fetched batch and indexes it. While the batch fits in the
+// memory budget, its updates go to the workers before Append, so that the
+// synced commit is not in every update's latency: the batch is confirmed to
+// Telegram only after put returns, so a crash before the commit ends with
+// Telegram sending it again (duplicates, nothing lost); a failed Append
+// stops the adapter with the same outcome. A removal waits for its batch's
+// commit (the flusher waits, not the worker). The removals waiting go into
+// the same commit: under steady traffic the flusher has little left to do.
 func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) error {
-	seqs, err := q.sp.Append(ups, next)
-	if err != nil {
-		return err
-	}
+	keys := make([]string, len(ups))
+	size := 0
 	for i, u := range ups {
-		if seqs[i] == 0 {
-			continue // stored before
-		}
-		key := "unmappable"
+		keys[i] = "unmappable"
 		if ev, err := q.a.mapper.Peek(u); err == nil {
-			key = ev.Scope.Key
+			keys[i] = ev.Scope.Key
 			if q.a.opt.OnReceived != nil {
 				q.a.opt.OnReceived(ev.Type)
 			}
 		}
-		q.index(seqs[i], u, key)
+		size += len(u.Raw)
+	}
+	q.mu.Lock()
+	early := q.hot+size <= q.a.opt.SpoolMemory
+	q.mu.Unlock()
+	var batch *appendBatch
+	if early {
+		batch = &appendBatch{stored: make(chan struct{})}
+		for i, u := range ups {
+			q.index(pending{id: u.ID, batch: batch, pos: i}, u.Raw, keys[i])
+		}
+	}
+	q.mu.Lock()
+	finished, done := q.takeRemovalsLocked()
+	q.mu.Unlock()
+	seqs, err := q.sp.Append(ups, next, done)
+	if batch != nil {
+		if err == nil {
+			// An update_id stored before (sequence 0) is already queued: the
+			// copy delivered now is a duplicate, and has nothing to remove.
+			batch.seqs = seqs
+		}
+		close(batch.stored)
+	}
+	if err != nil {
+		q.mu.Lock()
+		q.removals = append(q.removals, finished...) // for the final flush
+		q.mu.Unlock()
+		return err
+	}
+	if batch == nil {
+		for i, u := range ups {
+			if seqs[i] == 0 {
+				continue // stored before
+			}
+			q.index(pending{seq: seqs[i], id: u.ID}, u.Raw, keys[i])
+		}
 	}
 	// Backpressure: fetch more only while the spool has room.
 	stop := context.AfterFunc(pollCtx, func() {
@@ -182,17 +261,19 @@ func (q *spoolQueue) next() (string, pending, bool) {
 }
 
 // done finishes the scope's first update and gives the scope its next turn.
-func (q *spoolQueue) done(key string, seq uint64) {
+func (q *spoolQueue) done(key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
-	q.hot -= len(ps.items[0].raw)
+	it := ps.items[0]
+	q.hot -= len(it.raw)
 	ps.items[0] = pending{}
 	ps.items = ps.items[1:]
 	ps.running = false
 	q.total--
 	q.a.pending.Add(-1)
-	q.removals = append(q.removals, seq)
+	it.raw = nil
+	q.removals = append(q.removals, it)
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -211,20 +292,23 @@ func (q *spoolQueue) work(ctx context.Context) {
 		if !ok {
 			return
 		}
-		seq := it.seq
+		if it.abandoned() {
+			q.done(key) // its batch was not stored: it comes again
+			continue
+		}
 		u := Update{ID: it.id, Raw: it.raw}
 		if u.Raw == nil {
 			var err error
-			if u, err = q.sp.Get(seq); err != nil {
-				q.a.log.Error("cannot read an update from the spool: skipped", "seq", seq, logErr, err)
-				q.done(key, seq)
+			if u, err = q.sp.Get(it.seq); err != nil {
+				q.a.log.Error("cannot read an update from the spool: skipped", "seq", it.seq, logErr, err)
+				q.done(key)
 				continue
 			}
 		}
 		ev, err := q.a.mapper.Map(u)
 		if err != nil {
 			q.a.log.Error("cannot map update: not delivered", logUpdateID, u.ID, logErr, err)
-			q.done(key, seq)
+			q.done(key)
 			continue
 		}
 		if !q.a.deliver(ctx, ev) {
@@ -234,7 +318,7 @@ func (q *spoolQueue) work(ctx context.Context) {
 			q.mu.Unlock()
 			return
 		}
-		q.done(key, seq)
+		q.done(key)
 	}
 }
 
@@ -249,11 +333,7 @@ func (q *spoolQueue) flusher() {
 		batch, stopping := q.removals, q.stopping
 		q.removals = nil
 		q.mu.Unlock()
-		if len(batch) > 0 {
-			if err := q.sp.Remove(batch); err != nil {
-				q.a.log.Error("could not remove delivered updates from the spool: they will be delivered again after a restart", "updates", len(batch), logErr, err)
-			}
-		}
+		q.remove(batch)
 		if stopping {
 			return
 		}
@@ -279,10 +359,45 @@ func (q *spoolQueue) drain() {
 	batch := q.removals
 	q.removals = nil
 	q.mu.Unlock()
-	if len(batch) > 0 {
-		if err := q.sp.Remove(batch); err != nil {
-			q.a.log.Error("could not remove delivered updates from the spool", logErr, err)
+	q.remove(batch)
+}
+
+// takeRemovalsLocked takes the finished updates whose batches are stored
+// (all but those of a batch being stored) and their sequence numbers.
+func (q *spoolQueue) takeRemovalsLocked() (taken []pending, seqs []uint64) {
+	kept := q.removals[:0]
+	for _, it := range q.removals {
+		if it.batch != nil {
+			select {
+			case <-it.batch.stored:
+			default:
+				kept = append(kept, it)
+				continue
+			}
 		}
+		taken = append(taken, it)
+		if seq := it.seqNow(); seq != 0 {
+			seqs = append(seqs, seq)
+		}
+	}
+	clear(q.removals[len(kept):])
+	q.removals = kept
+	return taken, seqs
+}
+
+// remove deletes finished updates from the spool.
+func (q *spoolQueue) remove(batch []pending) {
+	seqs := make([]uint64, 0, len(batch))
+	for _, it := range batch {
+		if seq := it.seqNow(); seq != 0 {
+			seqs = append(seqs, seq)
+		}
+	}
+	if len(seqs) == 0 {
+		return
+	}
+	if err := q.sp.Remove(seqs); err != nil {
+		q.a.log.Error("could not remove delivered updates from the spool: they will be delivered again after a restart", "updates", len(seqs), logErr, err)
 	}
 }
 
@@ -293,6 +408,6 @@ func (q *spoolQueue) requeue(u Update) error {
 	if err != nil {
 		return err
 	}
-	q.index(seq, u, q.keyOf(u))
+	q.index(pending{seq: seq, id: u.ID}, u.Raw, q.keyOf(u))
 	return nil
 }

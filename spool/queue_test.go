@@ -3,6 +3,7 @@ package spool_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -27,6 +28,12 @@ type recordingApp struct {
 	n       int
 	all     chan struct{}
 	want    int
+}
+
+func (a *recordingApp) delivered() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
 }
 
 func (a *recordingApp) Deliver(_ context.Context, req adapter.AppRequest) (adapter.AppResponse, error) {
@@ -80,7 +87,7 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 				left = append(left, adapter.Update{ID: id, Raw: json.RawMessage(fmt.Sprintf(
 					`{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":%d,"type":"private"},"text":"old"}}`, id, id, chat))})
 			}
-			_, err := sp.Append(left, stored+1)
+			_, err := sp.Append(left, stored+1, nil)
 			require.NoError(t, err)
 
 			fake := fakeapi.New(fakeapi.Config{Token: token})
@@ -106,7 +113,7 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 			select {
 			case <-app.all:
 			case <-time.After(20 * time.Second):
-				t.Fatalf("delivered %d of %d", app.n, app.want)
+				t.Fatalf("delivered %d of %d", app.delivered(), app.want)
 			}
 			cancel()
 			require.NoError(t, <-done)
@@ -136,4 +143,106 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hookedSpool runs a hook before each Append.
+type hookedSpool struct {
+	*spool.Spool
+	beforeAppend func(call int) error
+	calls        int
+}
+
+func (h *hookedSpool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint64, error) {
+	h.calls++
+	if err := h.beforeAppend(h.calls); err != nil {
+		return nil, err
+	}
+	return h.Spool.Append(ups, next, done)
+}
+
+// runQueue runs the adapter on sp against the fake Bot API at apiURL until
+// app has seen its deliveries, or Run ends; it returns Run's error.
+func runQueue(t *testing.T, sp adapter.Spool, app *recordingApp, apiURL string) error {
+	t.Helper()
+	a := adapter.New(adapter.Options{
+		Telegram:    telegram.New(apiURL, testToken, telegram.Options{}),
+		App:         app,
+		Spool:       sp,
+		PollTimeout: time.Second,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case <-app.all:
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Errorf("delivered %d of %d", app.delivered(), app.want)
+	}
+	cancel()
+	return <-done
+}
+
+const testToken = "42:TEST"
+
+// fakeWithMessages serves a fake Bot API holding n messages over chats.
+func fakeWithMessages(t *testing.T, n, chats int) string {
+	fake := fakeapi.New(fakeapi.Config{Token: testToken})
+	for i := range n {
+		chat := int64(i%chats + 1)
+		fake.AddMessage("message", chat, map[string]any{"chat": map[string]any{"id": chat, "type": "private"}, "date": 1, "text": "m"})
+	}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestBatchIsDeliveredWhileItIsStored: the synced commit of a fetched batch
+// is not in its updates' latency. The spool's first Append waits until the
+// application has received an update of that very batch.
+func TestBatchIsDeliveredWhileItIsStored(t *testing.T) {
+	app := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: 1}
+	sp := &hookedSpool{Spool: open(t, t.TempDir()), beforeAppend: func(int) error {
+		select {
+		case <-app.all:
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("the batch was not delivered while being stored")
+		}
+	}}
+	defer sp.Close()
+	require.NoError(t, runQueue(t, sp, app, fakeWithMessages(t, 5, 5)))
+	require.Eventually(t, func() bool { return sp.Len() == 0 }, 5*time.Second, 10*time.Millisecond, "removed once stored")
+}
+
+// TestFailedAppendLosesNothing: a batch whose Append failed stops the
+// adapter and is not confirmed, so Telegram sends it again to the next run.
+// What the first run delivered from it may be delivered twice; everything
+// arrives, and every update leaves the spool.
+func TestFailedAppendLosesNothing(t *testing.T) {
+	const n, chats = 30, 3
+	api := fakeWithMessages(t, n, chats)
+	dir := t.TempDir()
+	first := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n}
+	sp := &hookedSpool{Spool: open(t, dir), beforeAppend: func(int) error { return errors.New("disk full") }}
+	require.ErrorContains(t, runQueue(t, sp, first, api), "disk full")
+	require.NoError(t, sp.Close())
+
+	second := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n}
+	sp2 := open(t, dir)
+	defer sp2.Close()
+	require.NoError(t, runQueue(t, sp2, second, api))
+	seen := map[int64]int{}
+	second.mu.Lock()
+	for _, ids := range second.byScope {
+		for _, id := range ids {
+			seen[id]++
+		}
+	}
+	second.mu.Unlock()
+	assert.Len(t, seen, n, "every update delivered by the second run")
+	t.Logf("the failed run delivered %d updates before stopping", first.delivered())
+	require.Eventually(t, func() bool { return sp2.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
 }

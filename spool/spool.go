@@ -155,12 +155,18 @@ func (s *Spool) Offset() (int64, error) {
 }
 
 // Append stores ups in fetch order and saves next as the offset, in one
-// synced transaction. An update already stored (same update_id) is skipped:
-// its returned sequence number is 0.
-func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
+// synced transaction, which also removes the finished updates done (one
+// commit where there would be two). An update already stored (same
+// update_id) is skipped: its returned sequence number is 0.
+func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint64, error) {
 	seqs := make([]uint64, len(ups))
-	added := 0
+	added, removed := 0, 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		var err error
+		if removed, err = removeTx(tx, done); err != nil {
+			return err
+		}
 		b, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
 		for i, u := range ups {
 			if ids.Get(i64(u.ID)) != nil {
@@ -188,7 +194,7 @@ func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
 		return nil, fmt.Errorf("spool: append: %w", err)
 	}
 	s.mu.Lock()
-	s.count += added
+	s.count += added - removed
 	s.mu.Unlock()
 	return seqs, nil
 }
@@ -265,27 +271,9 @@ func (s *Spool) Scan(fn func(seq uint64, u adapter.Update) error) error {
 func (s *Spool) Remove(seqs []uint64) error {
 	removed := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		removed = 0
-		b, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
-		for _, seq := range seqs {
-			k := u64(seq)
-			v := b.Get(k)
-			if len(v) < 8 {
-				continue
-			}
-			// Only the id's own entry: a replay may have stored it again.
-			id := v[:8]
-			if cur := ids.Get(id); cur != nil && binary.BigEndian.Uint64(cur) == seq {
-				if err := ids.Delete(id); err != nil {
-					return err
-				}
-			}
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-			removed++
-		}
-		return nil
+		var err error
+		removed, err = removeTx(tx, seqs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("spool: remove: %w", err)
@@ -294,6 +282,31 @@ func (s *Spool) Remove(seqs []uint64) error {
 	s.count -= removed
 	s.mu.Unlock()
 	return nil
+}
+
+// removeTx deletes finished updates in tx and returns how many there were.
+func removeTx(tx *bolt.Tx, seqs []uint64) (int, error) {
+	removed := 0
+	b, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
+	for _, seq := range seqs {
+		k := u64(seq)
+		v := b.Get(k)
+		if len(v) < 8 {
+			continue
+		}
+		// Only the id's own entry: a replay may have stored it again.
+		id := v[:8]
+		if cur := ids.Get(id); cur != nil && binary.BigEndian.Uint64(cur) == seq {
+			if err := ids.Delete(id); err != nil {
+				return 0, err
+			}
+		}
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+		removed++
+	}
+	return removed, nil
 }
 
 // Bury stores a dead letter and drops the oldest beyond the bound.
