@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/asgigram/asgigram/internal/jsonscan"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -60,7 +61,60 @@ var refused = map[string]bool{
 	"close":         true,
 }
 
-var snakeType = regexp.MustCompile(`^telegram\.[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+// isSnakeType reports whether typ is telegram.<snake_case>, as the regular
+// expression ^telegram\.[a-z][a-z0-9]*(_[a-z0-9]+)*$ would.
+func isSnakeType(typ string) bool {
+	name, ok := strings.CutPrefix(typ, "telegram.")
+	if !ok || name == "" || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '_':
+			if i+1 == len(name) || name[i+1] == '_' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// decodeParams reads an outbound event object into its members. Plain keys
+// are read in one pass, the values kept as subslices of raw; anything else
+// is decoded by encoding/json.
+func decodeParams(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	var buf [16]jsonscan.Member
+	if ms, ok := jsonscan.AppendMembers(buf[:0], raw); ok && jsonscan.AllPlain(ms) {
+		params := make(map[string]json.RawMessage, len(ms))
+		for _, m := range ms {
+			params[string(m.Key)] = m.Value // a later duplicate wins, as in encoding/json
+		}
+		return params, nil
+	}
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &params); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+// stringValue decodes a JSON string value.
+func stringValue(v json.RawMessage) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	if inner := v[1 : len(v)-1]; !bytes.ContainsAny(inner, "\\\"") && utf8.Valid(inner) {
+		return string(inner), true
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
 
 // call is one validated outbound call.
 type call struct {
@@ -92,15 +146,15 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return bad("an outbound event must be a JSON object with a \"type\"")
 	}
-	var params map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &params); err != nil {
+	params, err := decodeParams(raw)
+	if err != nil {
 		return bad("malformed JSON: %v", err)
 	}
-	var typ string
-	if t, ok := params["type"]; !ok || json.Unmarshal(t, &typ) != nil {
+	typ, ok := stringValue(params["type"])
+	if !ok {
 		return bad("missing \"type\" (e.g. \"telegram.send_message\")")
 	}
-	if !snakeType.MatchString(typ) {
+	if !isSnakeType(typ) {
 		return bad("unknown event type %q: outbound types are telegram.<bot api method in snake_case>, e.g. telegram.send_message", typ)
 	}
 	delete(params, "type")

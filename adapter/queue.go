@@ -54,6 +54,9 @@ type spoolQueue struct {
 	hot      int      // bytes of updates kept in memory
 	stopping bool
 	removals []pending
+	// lastRemoval is when removals were last committed, by an Append or
+	// by the flusher: they are committed at most every removeEvery.
+	lastRemoval time.Time
 
 	workers sync.WaitGroup
 	flushed chan struct{}
@@ -202,8 +205,13 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 			q.index(pending{id: u.ID, batch: batch, pos: i}, u.Raw, keys[i])
 		}
 	}
+	var finished []pending
+	var done []uint64
 	q.mu.Lock()
-	finished, done := q.takeRemovalsLocked()
+	if time.Since(q.lastRemoval) >= removeEvery {
+		finished, done = q.takeRemovalsLocked()
+		q.lastRemoval = time.Now()
+	}
 	q.mu.Unlock()
 	seqs, err := q.sp.Append(ups, next, done)
 	if batch != nil {
@@ -322,22 +330,39 @@ func (q *spoolQueue) work(ctx context.Context) {
 	}
 }
 
-// flusher removes finished updates in batches, at most one commit per
-// 20 ms, and sleeps while there is nothing to remove: a removal lost in a
-// crash only causes a duplicate delivery with the same webhook-id.
+// removeEvery spaces the commits that remove finished updates: each commit
+// rewrites every page it touches and syncs twice, so removals are gathered.
+// A removal lost in a crash only causes a duplicate delivery (same
+// webhook-id): at most about removeEvery's worth of deliveries.
+const removeEvery = 50 * time.Millisecond
+
+// flusher removes the finished updates that no Append took (put takes them
+// into its commit when removeEvery has passed), and sleeps while there is
+// nothing to remove.
 func (q *spoolQueue) flusher() {
 	defer close(q.flushed)
 	for {
 		<-q.wake
-		q.mu.Lock()
-		batch, stopping := q.removals, q.stopping
-		q.removals = nil
-		q.mu.Unlock()
-		q.remove(batch)
-		if stopping {
-			return
+		for {
+			q.mu.Lock()
+			wait := removeEvery - time.Since(q.lastRemoval)
+			stopping := q.stopping
+			q.mu.Unlock()
+			if wait > 0 && !stopping {
+				time.Sleep(wait)
+				continue
+			}
+			q.mu.Lock()
+			batch := q.removals
+			q.removals = nil
+			q.lastRemoval = time.Now()
+			q.mu.Unlock()
+			q.remove(batch)
+			if stopping {
+				return
+			}
+			break
 		}
-		time.Sleep(20 * time.Millisecond) // let the next batch gather
 	}
 }
 
