@@ -131,7 +131,7 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 				}
 			}
 			assert.Len(t, seen, stored+fetched)
-			assert.Equal(t, 0, sp.Len(), "delivered updates are removed from the spool")
+			assert.Eventually(t, func() bool { return sp.Len() == 0 }, 5*time.Second, 10*time.Millisecond, "delivered updates are removed from the spool")
 			gets := int(sp.gets.Load())
 			switch {
 			case memory < 0:

@@ -1,7 +1,8 @@
 // Package spool is asgigram's durable store between fetching an update from
 // Telegram and finishing its delivery: a bbolt file under data_dir holding
-// the fetched updates in fetch order, the next getUpdates offset (saved in
-// the same transaction as the batch it follows), and the dead letters.
+// the fetched updates in fetch order, the next getUpdates offset (saved with
+// the batch it follows), and the dead letters; and a write-ahead log beside
+// it that makes a fetched batch durable with one sync (see wal.go).
 package spool
 
 import (
@@ -23,8 +24,12 @@ import (
 // FileName is the spool's file inside data_dir.
 const FileName = "spool.db"
 
-// format marks a file as an asgigram spool.
-const format = "asgigram-spool-v2"
+// format marks a file as an asgigram spool. v3 has the write-ahead log: a
+// v2 file is upgraded, and an older asgigram refuses a v3 file rather than
+// miss the batches in the log.
+const format = "asgigram-spool-v3"
+
+const formatV2 = "asgigram-spool-v2"
 
 var (
 	bucketMeta    = []byte("meta")
@@ -44,6 +49,9 @@ type Options struct {
 	DeadLetterMax int
 	// LockTimeout is how long Open waits for the file lock (default 1s).
 	LockTimeout time.Duration
+	// ApplyEvery is how often the write-ahead log is applied to the bbolt
+	// file while it has records (default 50ms).
+	ApplyEvery time.Duration
 }
 
 // Spool is the bbolt-backed store. It is safe for concurrent use.
@@ -51,8 +59,33 @@ type Spool struct {
 	db      *bolt.DB
 	path    string
 	deadMax int
-	mu      sync.Mutex // guards count
-	count   int
+	fresh   bool // the bbolt file was created by this Open
+
+	applyEvery time.Duration
+
+	// walMu serialises the writers of new records (Append, Requeue); lock
+	// order: walMu, applyMu, mu.
+	walMu   sync.Mutex
+	wal     *os.File
+	walOff  int64
+	nextLSN uint64
+	applyMu sync.Mutex // one apply at a time
+
+	mu             sync.Mutex
+	count          int // stored updates, logged ones included
+	unapplied      []walRecord
+	unappliedBytes int
+	logged         map[uint64]walUpdate // by seq: the updates of unapplied records
+	loggedIDs      map[int64]uint64     // update_id -> seq, of unapplied records
+	removals       []uint64             // finished, not yet applied
+	offset         int64                // the latest next offset
+	nextSeq        uint64
+	applyErr       error
+	closed         bool
+
+	kick        chan struct{}
+	closing     chan struct{}
+	applierDone chan struct{}
 }
 
 var _ adapter.Spool = (*Spool)(nil)
@@ -67,6 +100,9 @@ func Open(dir string, opt Options) (*Spool, error) {
 	if opt.LockTimeout <= 0 {
 		opt.LockTimeout = time.Second
 	}
+	if opt.ApplyEvery <= 0 {
+		opt.ApplyEvery = 50 * time.Millisecond
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: creating data_dir: %w", err)
 	}
@@ -78,12 +114,37 @@ func Open(dir string, opt Options) (*Spool, error) {
 	case err != nil:
 		return nil, fmt.Errorf("spool: %s is not a readable spool (corrupt or not an asgigram file; move it away to start afresh): %w", path, err)
 	}
-	s := &Spool{db: db, path: path, deadMax: opt.DeadLetterMax}
+	s := &Spool{db: db, path: path, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery,
+		logged: make(map[uint64]walUpdate), loggedIDs: make(map[int64]uint64),
+		kick: make(chan struct{}, 1), closing: make(chan struct{}), applierDone: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.openWAL(filepath.Join(dir, WALName)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		s.wal.Close()
+		db.Close()
+		return nil, err
+	}
+	go s.applier()
 	return s, nil
+}
+
+// load reads the count of stored updates, the offset and the sequence.
+func (s *Spool) load() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUpdates)
+		s.count = b.Stats().KeyN
+		s.nextSeq = b.Sequence() + 1
+		if v := tx.Bucket(bucketMeta).Get(keyOffset); len(v) == 8 {
+			s.offset = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
 }
 
 func (s *Spool) init() error {
@@ -100,11 +161,18 @@ func (s *Spool) init() error {
 			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 				return err
 			}
+			s.fresh = true
 			if err := meta.Put(keyFormat, []byte(format)); err != nil {
 				return err
 			}
 		}
-		if f := meta.Get(keyFormat); string(f) != format {
+		switch f := meta.Get(keyFormat); string(f) {
+		case format:
+		case formatV2:
+			if err := meta.Put(keyFormat, []byte(format)); err != nil {
+				return err
+			}
+		default:
 			return fmt.Errorf("spool: %s has format %q, want %q: refusing to use it", s.path, f, format)
 		}
 		for _, b := range [][]byte{bucketUpdates, bucketIDs, bucketDead} {
@@ -112,17 +180,30 @@ func (s *Spool) init() error {
 				return err
 			}
 		}
-		s.count = 0
-		c := tx.Bucket(bucketUpdates).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			s.count++
-		}
 		return nil
 	})
 }
 
-// Close closes the file.
-func (s *Spool) Close() error { return s.db.Close() }
+// Close applies what the log holds and closes the files.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.closing)
+	<-s.applierDone
+	err := s.apply()
+	if cerr := s.wal.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Path returns the file's path.
 func (s *Spool) Path() string { return s.path }
@@ -144,73 +225,131 @@ func i64(v int64) []byte { return u64(uint64(v)) }
 
 // Offset returns the saved next getUpdates offset (0 when none).
 func (s *Spool) Offset() (int64, error) {
-	var off int64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyOffset); len(v) == 8 {
-			off = int64(binary.BigEndian.Uint64(v))
-		}
-		return nil
-	})
-	return off, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offset, nil
 }
 
-// Append stores ups in fetch order and saves next as the offset, in one
-// synced transaction, which also removes the finished updates done (one
-// commit where there would be two). An update already stored (same
-// update_id) is skipped: its returned sequence number is 0.
+// Append stores ups in fetch order and saves next as the offset: when it
+// returns, they are durable (one record in the write-ahead log, synced). The
+// finished updates done are removed with the next apply. An update already
+// stored (same update_id) is skipped: its returned sequence number is 0.
 func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint64, error) {
+	s.mu.Lock()
+	if err := s.usableLocked(); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.removals = append(s.removals, done...)
+	s.mu.Unlock()
+
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
 	seqs := make([]uint64, len(ups))
-	added, removed := 0, 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		added = 0
-		var err error
-		if removed, err = removeTx(tx, done); err != nil {
-			return err
-		}
-		b, ids := tx.Bucket(bucketUpdates), tx.Bucket(bucketIDs)
+	rec := walRecord{next: next}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketIDs)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		seq := s.nextSeq
+		batch := make(map[int64]bool, len(ups))
 		for i, u := range ups {
-			if ids.Get(i64(u.ID)) != nil {
+			if _, logged := s.loggedIDs[u.ID]; logged || batch[u.ID] || ids.Get(i64(u.ID)) != nil {
 				continue
 			}
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := b.Put(u64(seq), record(u)); err != nil {
-				return err
-			}
-			if err := ids.Put(i64(u.ID), u64(seq)); err != nil {
-				return err
-			}
+			batch[u.ID] = true
 			seqs[i] = seq
-			added++
+			rec.ups = append(rec.ups, walUpdate{seq: seq, id: u.ID, raw: u.Raw})
+			rec.size += len(u.Raw)
+			seq++
 		}
-		if next > 0 {
-			return tx.Bucket(bucketMeta).Put(keyOffset, i64(next))
+		rec.lsn = s.nextLSN
+		if len(s.unapplied) == 0 {
+			s.walOff = 0 // everything is in bbolt: start the log again
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("spool: append: %w", err)
 	}
+	if len(rec.ups) == 0 && next <= 0 {
+		return seqs, nil
+	}
+	b := rec.encode()
+	if _, err := s.wal.WriteAt(b, s.walOff); err != nil {
+		return nil, fmt.Errorf("spool: append: writing the log: %w", err)
+	}
+	if err := datasync(s.wal); err != nil {
+		return nil, fmt.Errorf("spool: append: syncing the log: %w", err)
+	}
+	s.walOff += int64(len(b))
+	s.nextLSN++
+	// The record's updates point into b, which stays with the record.
+	if r, _, ok := decodeRecord(b); ok {
+		rec.ups = r.ups
+	}
 	s.mu.Lock()
-	s.count += added - removed
+	for _, u := range rec.ups {
+		s.logged[u.seq] = u
+		s.loggedIDs[u.id] = u.seq
+		s.nextSeq = u.seq + 1
+	}
+	s.unapplied = append(s.unapplied, rec)
+	s.unappliedBytes += rec.size
+	s.count += len(rec.ups)
+	if next > 0 {
+		s.offset = next
+	}
+	heavy := s.unappliedBytes > applyBytes
 	s.mu.Unlock()
+	if heavy {
+		// The applier is behind: apply here, as backpressure on fetching.
+		if err := s.apply(); err != nil {
+			return nil, err
+		}
+	}
+	s.kickApplier()
 	return seqs, nil
+}
+
+func (s *Spool) kickApplier() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// usableLocked returns the error that stops writes: closed, or a failed
+// apply.
+func (s *Spool) usableLocked() error {
+	if s.closed {
+		return errClosed
+	}
+	return s.applyErr
 }
 
 // Requeue stores u again with a new sequence number, whether or not its
 // update_id is still stored (a dead letter's replay may race the removal of
 // the original, which only the removal flusher deletes).
 func (s *Spool) Requeue(u adapter.Update) (uint64, error) {
-	var seq uint64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	s.walMu.Lock()
+	defer s.walMu.Unlock()
+	if err := s.apply(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	seq := s.nextSeq
+	err := s.usableLocked()
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketUpdates)
-		var err error
-		if seq, err = b.NextSequence(); err != nil {
+		if err := b.Put(u64(seq), record(u)); err != nil {
 			return err
 		}
-		if err := b.Put(u64(seq), record(u)); err != nil {
+		if err := b.SetSequence(max(b.Sequence(), seq)); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketIDs).Put(i64(u.ID), u64(seq))
@@ -220,6 +359,7 @@ func (s *Spool) Requeue(u adapter.Update) (uint64, error) {
 	}
 	s.mu.Lock()
 	s.count++
+	s.nextSeq = seq + 1
 	s.mu.Unlock()
 	return seq, nil
 }
@@ -243,6 +383,12 @@ func unrecord(v []byte) (adapter.Update, bool) {
 
 // Get returns the stored update seq.
 func (s *Spool) Get(seq uint64) (adapter.Update, error) {
+	s.mu.Lock()
+	lu, ok := s.logged[seq]
+	s.mu.Unlock()
+	if ok {
+		return adapter.Update{ID: lu.id, Raw: append(json.RawMessage(nil), lu.raw...)}, nil
+	}
 	var u adapter.Update
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var ok bool
@@ -256,6 +402,9 @@ func (s *Spool) Get(seq uint64) (adapter.Update, error) {
 
 // Scan calls fn for every stored update in sequence (fetch) order.
 func (s *Spool) Scan(fn func(seq uint64, u adapter.Update) error) error {
+	if err := s.apply(); err != nil {
+		return err
+	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUpdates).ForEach(func(k, v []byte) error {
 			u, ok := unrecord(v)
@@ -267,21 +416,18 @@ func (s *Spool) Scan(fn func(seq uint64, u adapter.Update) error) error {
 	})
 }
 
-// Remove deletes finished updates (one transaction for all of them).
+// Remove deletes finished updates with the next apply (within ApplyEvery,
+// one transaction for all of them). A removal lost in a crash only delivers
+// the update again.
 func (s *Spool) Remove(seqs []uint64) error {
-	removed := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		removed, err = removeTx(tx, seqs)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("spool: remove: %w", err)
-	}
 	s.mu.Lock()
-	s.count -= removed
+	err := s.usableLocked()
+	if err == nil {
+		s.removals = append(s.removals, seqs...)
+	}
 	s.mu.Unlock()
-	return nil
+	s.kickApplier()
+	return err
 }
 
 // removeTx deletes finished updates in tx and returns how many there were.

@@ -1,0 +1,179 @@
+package spool_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/spool"
+)
+
+// crashCopy copies the spool's files as they are on disk now, as a crash at
+// this moment would leave them, into a new directory.
+func crashCopy(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	for _, name := range []string{spool.FileName, spool.WALName} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(to, name), b, 0o600))
+	}
+	return to
+}
+
+// openSlow opens a spool whose applier does not run during a test: what
+// Append wrote is only in the log until Scan or Close applies it.
+func openSlow(t *testing.T, dir string) *spool.Spool {
+	t.Helper()
+	s, err := spool.Open(dir, spool.Options{ApplyEvery: time.Hour})
+	require.NoError(t, err)
+	return s
+}
+
+func scanIDs(t *testing.T, s *spool.Spool) []int64 {
+	t.Helper()
+	var ids []int64
+	require.NoError(t, s.Scan(func(_ uint64, u adapter.Update) error {
+		ids = append(ids, u.ID)
+		return nil
+	}))
+	return ids
+}
+
+// TestLoggedBatchesSurviveACrash: once Append returned, its batch and offset
+// are durable although only the log has them.
+func TestLoggedBatchesSurviveACrash(t *testing.T) {
+	dir := t.TempDir()
+	s := openSlow(t, dir)
+	defer s.Close()
+	_, err := s.Append([]adapter.Update{upd(1), upd(2)}, 3, nil)
+	require.NoError(t, err)
+	_, err = s.Append([]adapter.Update{upd(3)}, 4, nil)
+	require.NoError(t, err)
+	u, err := s.Get(2)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), u.ID, "a logged update is readable before it is applied")
+
+	c := open(t, crashCopy(t, dir))
+	defer c.Close()
+	assert.Equal(t, []int64{1, 2, 3}, scanIDs(t, c))
+	off, _ := c.Offset()
+	assert.Equal(t, int64(4), off)
+	assert.Equal(t, 3, c.Len())
+	seqs, err := c.Append([]adapter.Update{upd(3), upd(4)}, 5, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{0, 4}, seqs, "replayed ids are known, sequences continue")
+}
+
+// TestTornRecordEndsTheLog: a crash in the middle of writing a record
+// leaves it torn; the records before it are replayed, and it is not (its
+// batch was never confirmed to Telegram, which sends it again).
+func TestTornRecordEndsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := openSlow(t, dir)
+	defer s.Close()
+	_, err := s.Append([]adapter.Update{upd(1)}, 2, nil)
+	require.NoError(t, err)
+	_, err = s.Append([]adapter.Update{upd(2)}, 3, nil)
+	require.NoError(t, err)
+	to := crashCopy(t, dir)
+	wal := filepath.Join(to, spool.WALName)
+	b, err := os.ReadFile(wal)
+	require.NoError(t, err)
+	// Flip a byte inside the second record's update.
+	second := len(`{"update_id":1,"message":{"chat":{"id":1}}}`) + 20 + 12 + 20
+	i := second + 20 + 12 + 20 + 3
+	b[i] ^= 0xff
+	require.NoError(t, os.WriteFile(wal, b, 0o600))
+
+	c := open(t, to)
+	defer c.Close()
+	assert.Equal(t, []int64{1}, scanIDs(t, c))
+	off, _ := c.Offset()
+	assert.Equal(t, int64(2), off, "the offset of the last intact record")
+}
+
+// TestOldRecordsAreNotReplayedAgain: after everything was applied, the log
+// starts again at the beginning of the file; the applied records left
+// further in it are not replayed, and removed updates stay removed.
+func TestOldRecordsAreNotReplayedAgain(t *testing.T) {
+	dir := t.TempDir()
+	s := openSlow(t, dir)
+	defer s.Close()
+	seqs, err := s.Append([]adapter.Update{upd(1), upd(2), upd(3)}, 4, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Remove(seqs))
+	assert.Empty(t, scanIDs(t, s), "Scan applies the log and the removals first")
+	_, err = s.Append([]adapter.Update{upd(4)}, 5, nil)
+	require.NoError(t, err)
+
+	c := open(t, crashCopy(t, dir))
+	defer c.Close()
+	assert.Equal(t, []int64{4}, scanIDs(t, c))
+	off, _ := c.Offset()
+	assert.Equal(t, int64(5), off)
+}
+
+// TestCleanCloseLeavesNothingToReplay: Close applies the log; a new spool
+// next to an old log ignores it.
+func TestCleanCloseLeavesNothingToReplay(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	_, err := s.Append([]adapter.Update{upd(7)}, 8, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := bolt.Open(filepath.Join(dir, spool.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Equal(t, 1, tx.Bucket([]byte("updates")).Stats().KeyN, "applied at Close")
+		return nil
+	}))
+	require.NoError(t, db.Close())
+
+	// The bbolt file is removed by hand: the log beside it must not bring
+	// its updates back into the new one.
+	logOnly := crashCopy(t, dir)
+	require.NoError(t, os.Remove(filepath.Join(logOnly, spool.FileName)))
+	c := open(t, logOnly)
+	defer c.Close()
+	assert.Empty(t, scanIDs(t, c))
+}
+
+// TestVersion2FileIsUpgraded: a spool written before the log opens, keeps
+// its updates, and is marked v3 (an older asgigram then refuses it).
+func TestVersion2FileIsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, spool.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket([]byte("meta"))
+		require.NoError(t, meta.Put([]byte("format"), []byte("asgigram-spool-v2")))
+		ups, _ := tx.CreateBucket([]byte("updates"))
+		ids, _ := tx.CreateBucket([]byte("ids"))
+		_, _ = tx.CreateBucket([]byte("dead"))
+		rec := append([]byte{0, 0, 0, 0, 0, 0, 0, 9}, upd(9).Raw...)
+		require.NoError(t, ups.Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, rec))
+		require.NoError(t, ups.SetSequence(1))
+		return ids.Put([]byte{0, 0, 0, 0, 0, 0, 0, 9}, []byte{0, 0, 0, 0, 0, 0, 0, 1})
+	}))
+	require.NoError(t, db.Close())
+	s := open(t, dir)
+	assert.Equal(t, []int64{9}, scanIDs(t, s))
+	seqs, err := s.Append([]adapter.Update{upd(9), upd(10)}, 11, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{0, 2}, seqs)
+	require.NoError(t, s.Close())
+	db, err = bolt.Open(filepath.Join(dir, spool.FileName), 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Equal(t, "asgigram-spool-v3", string(tx.Bucket([]byte("meta")).Get([]byte("format"))))
+		return nil
+	}))
+}
