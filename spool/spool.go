@@ -245,6 +245,14 @@ func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint6
 
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
+	if s.walOff >= walPrealloc {
+		// The log is full: apply it, so that the next record starts it again
+		// (under steady traffic a record is nearly always waiting, so it would
+		// otherwise never start again).
+		if err := s.apply(); err != nil {
+			return nil, err
+		}
+	}
 	seqs := make([]uint64, len(ups))
 	rec := walRecord{next: next}
 	err := s.db.View(func(tx *bolt.Tx) error {
