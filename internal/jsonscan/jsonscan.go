@@ -35,42 +35,23 @@ func AppendMembers(dst []Member, data []byte) (members []Member, ok bool) {
 	if i >= len(data) || data[i] != '{' {
 		return dst, false
 	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return dst, skipSpace(data, i+1) == len(data)
-	}
-	for {
-		if i >= len(data) || data[i] != '"' {
+	i, done := open(data, i, '}')
+	for !done {
+		var m Member
+		var start int
+		if m.Key, m.Plain, start, ok = memberKey(data, i); !ok {
 			return dst, false
 		}
-		end, plain, ok := skipString(data, i)
-		if !ok {
+		if i, ok = skipValue(data, start, 1); !ok {
 			return dst, false
 		}
-		key := data[i+1 : end-1]
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return dst, false
-		}
-		i = skipSpace(data, i+1)
-		start := i
-		if i, ok = skipValue(data, i, 1); !ok {
-			return dst, false
-		}
-		dst = append(dst, Member{Key: key, Plain: plain, Value: data[start:i]})
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return dst, false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return dst, skipSpace(data, i+1) == len(data)
-		default:
+		m.Value = data[start:i]
+		dst = append(dst, m)
+		if i, done, ok = next(data, i, '}'); !ok {
 			return dst, false
 		}
 	}
+	return dst, skipSpace(data, i) == len(data)
 }
 
 // AppendElements appends the elements of the JSON array data (surrounding
@@ -81,29 +62,61 @@ func AppendElements[T ~[]byte](dst []T, data []byte) (elements []T, ok bool) {
 	if i >= len(data) || data[i] != '[' {
 		return dst, false
 	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return dst, skipSpace(data, i+1) == len(data)
-	}
-	for {
+	i, done := open(data, i, ']')
+	for !done {
 		start := i
 		if i, ok = skipValue(data, i, 1); !ok {
 			return dst, false
 		}
 		dst = append(dst, data[start:i])
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return dst, false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case ']':
-			return dst, skipSpace(data, i+1) == len(data)
-		default:
+		if i, done, ok = next(data, i, ']'); !ok {
 			return dst, false
 		}
 	}
+	return dst, skipSpace(data, i) == len(data)
+}
+
+// open moves past the opening byte at d[i]: it returns the index of the
+// first member or element, or done (just past closing) when there is none.
+func open(d []byte, i int, closing byte) (int, bool) {
+	i = skipSpace(d, i+1)
+	if i < len(d) && d[i] == closing {
+		return i + 1, true
+	}
+	return i, false
+}
+
+// next moves past what follows a member or element: a comma (it returns the
+// index of the next one) or the closing byte (done, the index just past it).
+func next(d []byte, i int, closing byte) (int, bool, bool) {
+	i = skipSpace(d, i)
+	if i >= len(d) {
+		return i, false, false
+	}
+	switch d[i] {
+	case ',':
+		return skipSpace(d, i+1), false, true
+	case closing:
+		return i + 1, true, true
+	}
+	return i, false, false
+}
+
+// memberKey reads `"key" :` at d[i] and returns the key's bytes, whether it
+// is plain, and the index of the value.
+func memberKey(d []byte, i int) (key []byte, plain bool, value int, ok bool) {
+	if i >= len(d) || d[i] != '"' {
+		return nil, false, i, false
+	}
+	end, plain, ok := skipString(d, i)
+	if !ok {
+		return nil, false, end, false
+	}
+	j := skipSpace(d, end)
+	if j >= len(d) || d[j] != ':' {
+		return nil, false, j, false
+	}
+	return d[i+1 : end-1], plain, skipSpace(d, j+1), true
 }
 
 // Last returns the value of the last member whose key is exactly key, or
@@ -255,64 +268,35 @@ func skipObject(d []byte, i, depth int) (int, bool) {
 	if depth > maxDepth {
 		return i, false
 	}
-	i = skipSpace(d, i+1)
-	if i < len(d) && d[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		if i >= len(d) || d[i] != '"' {
-			return i, false
-		}
-		end, _, ok := skipString(d, i)
+	i, done := open(d, i, '}')
+	for !done {
+		_, _, start, ok := memberKey(d, i)
 		if !ok {
-			return end, false
+			return start, false
 		}
-		i = skipSpace(d, end)
-		if i >= len(d) || d[i] != ':' {
+		if i, ok = skipValue(d, start, depth); !ok {
 			return i, false
 		}
-		if i, ok = skipValue(d, skipSpace(d, i+1), depth); !ok {
-			return i, false
-		}
-		i = skipSpace(d, i)
-		if i >= len(d) {
-			return i, false
-		}
-		switch d[i] {
-		case ',':
-			i = skipSpace(d, i+1)
-		case '}':
-			return i + 1, true
-		default:
+		if i, done, ok = next(d, i, '}'); !ok {
 			return i, false
 		}
 	}
+	return i, true
 }
 
 func skipArray(d []byte, i, depth int) (int, bool) {
 	if depth > maxDepth {
 		return i, false
 	}
-	i = skipSpace(d, i+1)
-	if i < len(d) && d[i] == ']' {
-		return i + 1, true
-	}
-	for {
+	i, done := open(d, i, ']')
+	for !done {
 		var ok bool
 		if i, ok = skipValue(d, i, depth); !ok {
 			return i, false
 		}
-		i = skipSpace(d, i)
-		if i >= len(d) {
-			return i, false
-		}
-		switch d[i] {
-		case ',':
-			i = skipSpace(d, i+1)
-		case ']':
-			return i + 1, true
-		default:
+		if i, done, ok = next(d, i, ']'); !ok {
 			return i, false
 		}
 	}
+	return i, true
 }
