@@ -330,11 +330,11 @@ func (q *spoolQueue) work(ctx context.Context) {
 	}
 }
 
-// removeEvery spaces the commits that remove finished updates: each commit
-// rewrites every page it touches and syncs twice, so removals are gathered.
-// A removal lost in a crash only causes a duplicate delivery (same
-// webhook-id): at most about removeEvery's worth of deliveries.
-const removeEvery = 50 * time.Millisecond
+// removeEvery spaces the hand-overs of finished updates to the spool, which
+// gathers them into its own commits (the write-ahead log's applier, every
+// 50 ms). A removal lost in a crash only causes a duplicate delivery (same
+// webhook-id).
+const removeEvery = 5 * time.Millisecond
 
 // flusher removes the finished updates that no Append took (put takes them
 // into its commit when removeEvery has passed), and sleeps while there is
