@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,6 +180,12 @@ func (s *Spool) openWAL(path string) error {
 			f.Close()
 			return fmt.Errorf("spool: preparing the write-ahead log: %w", err)
 		}
+		// A new file (this one, and the bbolt file beside it) exists after a
+		// power loss only once its directory entry is synced too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return fmt.Errorf("spool: preparing the write-ahead log: %w", err)
+		}
 	}
 	s.wal = f
 	s.nextLSN = next
@@ -286,6 +293,16 @@ func (s *Spool) apply() error {
 	s.unapplied = append([]walRecord(nil), s.unapplied[len(recs):]...)
 	s.count -= removed
 	return nil
+}
+
+// syncDir makes the directory's entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // errClosed is returned by calls after Close.
