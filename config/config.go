@@ -107,6 +107,10 @@ type Config struct {
 	// SpoolMax bounds the updates held in the spool; polling pauses while
 	// it is full (at least 100).
 	SpoolMax int
+	// SpoolMemory bounds the bytes of waiting updates also kept in memory
+	// with spool: disk, so that they are not read back from the file (0:
+	// none).
+	SpoolMemory int64
 	// DeadletterMax bounds the dead letters kept (at least 1).
 	DeadletterMax int
 	// SendTimeout bounds one Bot API call made for the application.
@@ -276,6 +280,7 @@ func Default() Config {
 		Spool:            "disk",
 		DataDir:          DefaultDataDir(),
 		SpoolMax:         100000,
+		SpoolMemory:      16 << 20,
 		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1 << 20,
@@ -306,7 +311,8 @@ func DefaultDataDir() string {
 	return "./asgigram-data"
 }
 
-// byteSize is the decode target of send_body_limit and upload_limit, so
+// byteSize is the decode target of send_body_limit, upload_limit and
+// spool_memory, so
 // that the decode hook can tell it from a plain integer.
 type byteSize int64
 
@@ -391,6 +397,9 @@ var settings = []setting{
 	{key: "spool_max", arg: "N",
 		help:  "updates held in the spool at most; polling pauses while it is full (at least 100)",
 		field: func(c *Config) any { return &c.SpoolMax }},
+	{key: "spool_memory", arg: "SIZE",
+		help:  "waiting updates also kept in memory with spool: disk, so that delivering them does not read the file (0: none)",
+		field: func(c *Config) any { return (*byteSize)(&c.SpoolMemory) }},
 	{key: "deadletter_max", arg: "N",
 		help:  "dead letters kept at most (at least 1)",
 		field: func(c *Config) any { return &c.DeadletterMax }},
@@ -1131,6 +1140,7 @@ func (c *Config) Validate() error {
 		{"send_body_limit", c.SendBodyLimit <= 0, "must be more than 0 bytes, got %d"},
 		{"upload_limit", c.UploadLimit <= 0, "must be more than 0 bytes, got %d"},
 		{"spool_max", c.SpoolMax < 100, "must be at least 100, got %d"},
+		{"spool_memory", c.SpoolMemory < 0, "must be 0 or more bytes, got %d"},
 		{"deadletter_max", c.DeadletterMax < 1, "must be at least 1, got %d"},
 		{"pacing_chat_burst", c.PacingChatBurst < 1, "must be at least 1, got %d"},
 		{"pacing_queue", c.PacingQueue < 1, "must be at least 1, got %d"},

@@ -128,6 +128,7 @@ func TestDefault(t *testing.T) {
 		Spool:            "disk",
 		DataDir:          "/var/state/asgigram",
 		SpoolMax:         100000,
+		SpoolMemory:      16 << 20,
 		DeadletterMax:    10000,
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1048576,
@@ -821,7 +822,7 @@ func TestRedacted(t *testing.T) {
 		"app_timeout", "app_max_attempts", "app_max_elapsed", "send_timeout", "send_body_limit", "upload_limit",
 		"shutdown_grace", "log_level", "log_format",
 		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
-		"deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
+		"spool_memory", "deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
 		"pacing_global_rate", "pacing_queue"}
 
 	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret,
@@ -861,6 +862,7 @@ func TestRedacted(t *testing.T) {
 		"pacing_queue":            100,
 		"spool":                   "disk",
 		"spool_max":               100000,
+		"spool_memory":            int64(16 << 20),
 		"delete_webhook_on_start": false,
 	} {
 		if !reflect.DeepEqual(m[key], want) {
@@ -1215,22 +1217,22 @@ func TestSpoolSettings(t *testing.T) {
 	t.Run("values", func(t *testing.T) {
 		dir := t.TempDir()
 		c, _, err := load(t, map[string]string{"ASGIGRAM_SPOOL": "MEMORY", "ASGIGRAM_DATA_DIR": dir, "ASGIGRAM_SPOOL_MAX": "100"},
-			testToken, testAppURL, "--deadletter-max", "1")
+			testToken, testAppURL, "--deadletter-max", "1", "--spool-memory", "512KiB")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Spool != "memory" || c.DataDir != dir || c.SpoolMax != 100 || c.DeadletterMax != 1 {
-			t.Errorf("got spool=%s data_dir=%s spool_max=%d deadletter_max=%d", c.Spool, c.DataDir, c.SpoolMax, c.DeadletterMax)
+		if c.Spool != "memory" || c.DataDir != dir || c.SpoolMax != 100 || c.DeadletterMax != 1 || c.SpoolMemory != 512<<10 {
+			t.Errorf("got spool=%s data_dir=%s spool_max=%d deadletter_max=%d spool_memory=%d", c.Spool, c.DataDir, c.SpoolMax, c.DeadletterMax, c.SpoolMemory)
 		}
 	})
 
 	t.Run("file", func(t *testing.T) {
-		file := writeFile(t, "c.yaml", "spool: memory\ndata_dir: /srv/asgigram\nspool_max: 5000\ndeadletter_max: 20\n")
+		file := writeFile(t, "c.yaml", "spool: memory\ndata_dir: /srv/asgigram\nspool_max: 5000\ndeadletter_max: 20\nspool_memory: 0\n")
 		c, _, err := load(t, nil, testToken, testAppURL, "--config", file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Spool != "memory" || c.DataDir != "/srv/asgigram" || c.SpoolMax != 5000 || c.DeadletterMax != 20 {
+		if c.Spool != "memory" || c.DataDir != "/srv/asgigram" || c.SpoolMax != 5000 || c.DeadletterMax != 20 || c.SpoolMemory != 0 {
 			t.Errorf("got spool=%s data_dir=%s spool_max=%d deadletter_max=%d", c.Spool, c.DataDir, c.SpoolMax, c.DeadletterMax)
 		}
 	})
@@ -1264,6 +1266,7 @@ func TestSpoolSettings(t *testing.T) {
 		{"data_dir list", nil, "data_dir: [a]\n", nil, "data_dir", "expected a string"},
 		{"spool_max too small", map[string]string{"ASGIGRAM_SPOOL_MAX": "99"}, "", nil, "spool_max", "at least 100, got 99"},
 		{"spool_max word", nil, "", []string{"--spool-max", "lots"}, "spool_max", "expected an integer"},
+		{"spool_memory negative", map[string]string{"ASGIGRAM_SPOOL_MEMORY": "-1"}, "", nil, "spool_memory", "0 or more bytes"},
 		{"deadletter_max zero", nil, "deadletter_max: 0\n", nil, "deadletter_max", "at least 1, got 0"},
 		{"deadletter_max negative", map[string]string{"ASGIGRAM_DEADLETTER_MAX": "-5"}, "", nil, "deadletter_max", "at least 1"},
 	})

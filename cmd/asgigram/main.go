@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -213,6 +214,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		ShutdownGrace:        cfg.ShutdownGrace,
 		Spool:                sp,
 		SpoolMax:             cfg.SpoolMax,
+		SpoolMemory:          spoolMemory(cfg.SpoolMemory),
 		DeadLetterMax:        cfg.DeadletterMax,
 		Pacer:                pacer,
 		ChatQueue:            cfg.PacingQueue,
@@ -281,4 +283,13 @@ func localAddr(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// spoolMemory turns spool_memory (0: none) into adapter.Options.SpoolMemory
+// (0: the default, negative: none).
+func spoolMemory(n int64) int {
+	if n <= 0 {
+		return -1
+	}
+	return int(min(n, int64(math.MaxInt32)))
 }

@@ -170,7 +170,9 @@ func TestCleanStopWithSpoolNoDuplicatesNoGaps(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	p := startBot(t, apiURL, a.srv.URL, "--data-dir", dir, "--max-concurrency", "4")
+	// --spool-memory 0: every update is read back from the file (the crash
+	// test above runs with the default in-memory copies).
+	p := startBot(t, apiURL, a.srv.URL, "--data-dir", dir, "--max-concurrency", "4", "--spool-memory", "0")
 	eventually(t, 30*time.Second, func() bool { return rec.unique() >= 100 }, "some delivered")
 	assert.Equal(t, 0, p.stop(30*time.Second))
 	before := rec.unique()
