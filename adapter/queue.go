@@ -16,9 +16,9 @@ type Spool interface {
 	DeadLetters
 	// Offset returns the saved next getUpdates offset (0: none).
 	Offset() (int64, error)
-	// Append stores ups in order and saves next (when > 0) in one durable
-	// transaction, which also removes the finished updates done. Updates
-	// already stored are skipped (sequence number 0).
+	// Append stores ups in order and saves next (when > 0): both are
+	// durable when it returns. It also removes the finished updates done.
+	// Updates already stored are skipped (sequence number 0).
 	Append(ups []Update, next int64, done []uint64) ([]uint64, error)
 	// Requeue stores one update again, even if its update_id is still
 	// stored (a dead letter's replay racing the removal of the original).
@@ -27,7 +27,8 @@ type Spool interface {
 	Get(seq uint64) (Update, error)
 	// Scan visits the stored updates in sequence order.
 	Scan(fn func(seq uint64, u Update) error) error
-	// Remove deletes finished updates.
+	// Remove deletes finished updates, possibly a little later: a removal
+	// lost in a crash only delivers the update again.
 	Remove(seqs []uint64) error
 	// Len returns the number of stored updates.
 	Len() int
@@ -54,8 +55,8 @@ type spoolQueue struct {
 	hot      int      // bytes of updates kept in memory
 	stopping bool
 	removals []pending
-	// lastRemoval is when removals were last committed, by an Append or
-	// by the flusher: they are committed at most every removeEvery.
+	// lastRemoval is when removals were last handed to the spool, by an
+	// Append or by the flusher: at most every removeEvery.
 	lastRemoval time.Time
 
 	workers sync.WaitGroup
