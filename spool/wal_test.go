@@ -3,6 +3,7 @@ package spool_test
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +203,72 @@ func TestLogStaysBounded(t *testing.T) {
 	defer c.Close()
 	assert.Len(t, scanIDs(t, c), int(id))
 	assert.Equal(t, int(id), c.Len())
+}
+
+// TestConcurrentUse runs what the adapter does at once — one poller
+// appending, a flusher removing, a replay requeueing, workers reading —
+// with the applier running, then reopens the files: exactly the updates not
+// removed are there, once each.
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	s, err := spool.Open(dir, spool.Options{ApplyEvery: 2 * time.Millisecond})
+	require.NoError(t, err)
+	seqCh := make(chan []uint64, 1000)
+	var wg sync.WaitGroup
+	wg.Go(func() { // the poller
+		defer close(seqCh)
+		for b := range int64(300) {
+			ups := []adapter.Update{upd(b*3 + 1), upd(b*3 + 2), upd(b*3 + 3)}
+			seqs, err := s.Append(ups, b*3+4, nil)
+			if !assert.NoError(t, err) {
+				return
+			}
+			seqCh <- seqs
+		}
+	})
+	removed := map[uint64]bool{}
+	var kept []uint64
+	wg.Go(func() { // workers read, the flusher removes two of every three
+		for seqs := range seqCh {
+			for i, seq := range seqs {
+				u, err := s.Get(seq)
+				assert.NoError(t, err)
+				assert.NotZero(t, u.ID)
+				if i < 2 {
+					assert.NoError(t, s.Remove([]uint64{seq}))
+					removed[seq] = true
+				} else {
+					kept = append(kept, seq)
+				}
+			}
+		}
+	})
+	var requeued []uint64
+	wg.Go(func() { // replays of dead letters
+		for i := range int64(20) {
+			seq, err := s.Requeue(upd(100000 + i))
+			assert.NoError(t, err)
+			requeued = append(requeued, seq)
+			time.Sleep(time.Millisecond)
+		}
+	})
+	wg.Wait()
+	require.NoError(t, s.Close())
+
+	c := open(t, dir)
+	defer c.Close()
+	seen := map[uint64]bool{}
+	require.NoError(t, c.Scan(func(seq uint64, _ adapter.Update) error {
+		assert.False(t, seen[seq], "seq %d twice", seq)
+		seen[seq] = true
+		assert.False(t, removed[seq], "seq %d was removed", seq)
+		return nil
+	}))
+	for _, seq := range append(kept, requeued...) {
+		assert.True(t, seen[seq], "seq %d is missing", seq)
+	}
+	assert.Len(t, seen, len(kept)+len(requeued))
+	assert.Equal(t, len(seen), c.Len())
+	off, _ := c.Offset()
+	assert.Equal(t, int64(900+1), off)
 }
