@@ -17,9 +17,9 @@ type Spool interface {
 	// Offset returns the saved next getUpdates offset (0: none).
 	Offset() (int64, error)
 	// Append stores ups in order and saves next (when > 0): both are
-	// durable when it returns. It also removes the finished updates done.
-	// Updates already stored are skipped (sequence number 0).
-	Append(ups []Update, next int64, done []uint64) ([]uint64, error)
+	// durable when it returns. Updates already stored are skipped
+	// (sequence number 0).
+	Append(ups []Update, next int64) ([]uint64, error)
 	// Requeue stores one update again, even if its update_id is still
 	// stored (a dead letter's replay racing the removal of the original).
 	Requeue(u Update) (uint64, error)
@@ -55,9 +55,6 @@ type spoolQueue struct {
 	hot      int      // bytes of updates kept in memory
 	stopping bool
 	removals []pending
-	// lastRemoval is when removals were last handed to the spool, by an
-	// Append or by the flusher: at most every removeEvery.
-	lastRemoval time.Time
 
 	workers sync.WaitGroup
 	flushed chan struct{}
@@ -124,7 +121,8 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
-		q.index(pending{seq: seq, id: u.ID}, u.Raw, q.keyOf(u))
+		key, _ := q.keyOf(u)
+		q.index(pending{seq: seq, id: u.ID}, u.Raw, key)
 		n++
 		return nil
 	})
@@ -142,12 +140,13 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 }
 
 // keyOf returns the scope key of an update ("unmappable" for one that is
-// not an update object: its worker logs it and moves on).
-func (q *spoolQueue) keyOf(u Update) string {
+// not an update object: its worker logs it and moves on) and its event type
+// ("" when unmappable).
+func (q *spoolQueue) keyOf(u Update) (key, eventType string) {
 	if ev, err := q.a.mapper.Peek(u); err == nil {
-		return ev.Scope.Key
+		return ev.Scope.Key, ev.Type
 	}
-	return "unmappable"
+	return "unmappable", ""
 }
 
 // index adds an update to its scope's queue, with a copy of raw while the
@@ -181,18 +180,15 @@ func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
 // Telegram only after put returns, so a crash before the commit ends with
 // Telegram sending it again (duplicates, nothing lost); a failed Append
 // stops the adapter with the same outcome. A removal waits for its batch's
-// commit (the flusher waits, not the worker). The removals waiting go into
-// the same commit: under steady traffic the flusher has little left to do.
+// commit (the flusher waits, not the worker).
 func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) error {
 	keys := make([]string, len(ups))
 	size := 0
 	for i, u := range ups {
-		keys[i] = "unmappable"
-		if ev, err := q.a.mapper.Peek(u); err == nil {
-			keys[i] = ev.Scope.Key
-			if q.a.opt.OnReceived != nil {
-				q.a.opt.OnReceived(ev.Type)
-			}
+		var typ string
+		keys[i], typ = q.keyOf(u)
+		if typ != "" && q.a.opt.OnReceived != nil {
+			q.a.opt.OnReceived(typ)
 		}
 		size += len(u.Raw)
 	}
@@ -206,15 +202,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 			q.index(pending{id: u.ID, batch: batch, pos: i}, u.Raw, keys[i])
 		}
 	}
-	var finished []pending
-	var done []uint64
-	q.mu.Lock()
-	if time.Since(q.lastRemoval) >= removeEvery {
-		finished, done = q.takeRemovalsLocked()
-		q.lastRemoval = time.Now()
-	}
-	q.mu.Unlock()
-	seqs, err := q.sp.Append(ups, next, done)
+	seqs, err := q.sp.Append(ups, next)
 	if batch != nil {
 		if err == nil {
 			// An update_id stored before (sequence 0) is already queued: the
@@ -224,9 +212,6 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 		close(batch.stored)
 	}
 	if err != nil {
-		q.mu.Lock()
-		q.removals = append(q.removals, finished...) // for the final flush
-		q.mu.Unlock()
 		return err
 	}
 	if batch == nil {
@@ -337,33 +322,21 @@ func (q *spoolQueue) work(ctx context.Context) {
 // webhook-id).
 const removeEvery = 5 * time.Millisecond
 
-// flusher removes the finished updates that no Append took (put takes them
-// into its commit when removeEvery has passed), and sleeps while there is
-// nothing to remove.
+// flusher hands finished updates to the spool, at most every removeEvery,
+// and sleeps while there is nothing to remove.
 func (q *spoolQueue) flusher() {
 	defer close(q.flushed)
 	for {
 		<-q.wake
-		for {
-			q.mu.Lock()
-			wait := removeEvery - time.Since(q.lastRemoval)
-			stopping := q.stopping
-			q.mu.Unlock()
-			if wait > 0 && !stopping {
-				time.Sleep(wait)
-				continue
-			}
-			q.mu.Lock()
-			batch := q.removals
-			q.removals = nil
-			q.lastRemoval = time.Now()
-			q.mu.Unlock()
-			q.remove(batch)
-			if stopping {
-				return
-			}
-			break
+		q.mu.Lock()
+		batch, stopping := q.removals, q.stopping
+		q.removals = nil
+		q.mu.Unlock()
+		q.remove(batch)
+		if stopping {
+			return
 		}
+		time.Sleep(removeEvery) // let the next removals gather
 	}
 }
 
@@ -386,29 +359,6 @@ func (q *spoolQueue) drain() {
 	q.removals = nil
 	q.mu.Unlock()
 	q.remove(batch)
-}
-
-// takeRemovalsLocked takes the finished updates whose batches are stored
-// (all but those of a batch being stored) and their sequence numbers.
-func (q *spoolQueue) takeRemovalsLocked() (taken []pending, seqs []uint64) {
-	kept := q.removals[:0]
-	for _, it := range q.removals {
-		if it.batch != nil {
-			select {
-			case <-it.batch.stored:
-			default:
-				kept = append(kept, it)
-				continue
-			}
-		}
-		taken = append(taken, it)
-		if seq := it.seqNow(); seq != 0 {
-			seqs = append(seqs, seq)
-		}
-	}
-	clear(q.removals[len(kept):])
-	q.removals = kept
-	return taken, seqs
 }
 
 // remove deletes finished updates from the spool.
@@ -434,6 +384,7 @@ func (q *spoolQueue) requeue(u Update) error {
 	if err != nil {
 		return err
 	}
-	q.index(pending{seq: seq, id: u.ID}, u.Raw, q.keyOf(u))
+	key, _ := q.keyOf(u)
+	q.index(pending{seq: seq, id: u.ID}, u.Raw, key)
 	return nil
 }

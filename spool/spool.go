@@ -231,17 +231,16 @@ func (s *Spool) Offset() (int64, error) {
 }
 
 // Append stores ups in fetch order and saves next as the offset: when it
-// returns, they are durable (one record in the write-ahead log, synced). The
-// finished updates done are removed with the next apply. An update already
-// stored (same update_id) is skipped: its returned sequence number is 0.
-func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint64, error) {
+// returns, they are durable (one record in the write-ahead log, synced). An
+// update already stored (same update_id) is skipped: its returned sequence
+// number is 0.
+func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
 	s.mu.Lock()
-	if err := s.usableLocked(); err != nil {
-		s.mu.Unlock()
+	err := s.usableLocked()
+	s.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
-	s.removals = append(s.removals, done...)
-	s.mu.Unlock()
 
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
@@ -255,7 +254,7 @@ func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint6
 	}
 	seqs := make([]uint64, len(ups))
 	rec := walRecord{next: next}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketIDs)
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -292,10 +291,6 @@ func (s *Spool) Append(ups []adapter.Update, next int64, done []uint64) ([]uint6
 	}
 	s.walOff += int64(len(b))
 	s.nextLSN++
-	// The record's updates point into b, which stays with the record.
-	if r, _, ok := decodeRecord(b); ok {
-		rec.ups = r.ups
-	}
 	s.mu.Lock()
 	for _, u := range rec.ups {
 		s.logged[u.seq] = u

@@ -34,11 +34,11 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), off)
 
-	seqs, err := s.Append([]adapter.Update{upd(10), upd(11), upd(12)}, 13, nil)
+	seqs, err := s.Append([]adapter.Update{upd(10), upd(11), upd(12)}, 13)
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{1, 2, 3}, seqs)
 	// Idempotent by update_id: a batch fetched twice is stored once.
-	seqs, err = s.Append([]adapter.Update{upd(12), upd(13)}, 14, nil)
+	seqs, err = s.Append([]adapter.Update{upd(12), upd(13)}, 14)
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{0, 4}, seqs)
 	assert.Equal(t, 4, s.Len())
@@ -66,14 +66,15 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	assert.Equal(t, []uint64{1, 3, 4}, order)
 	assert.Equal(t, 3, s.Len())
 	// A removed update may be stored again (a dead letter's replay).
-	seqs, err = s.Append([]adapter.Update{upd(11)}, 0, nil)
+	seqs, err = s.Append([]adapter.Update{upd(11)}, 0)
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{5}, seqs)
 	off, _ = s.Offset()
 	assert.Equal(t, int64(14), off, "next 0 keeps the offset")
 
-	// Append removes finished updates in its own transaction.
-	seqs, err = s.Append([]adapter.Update{upd(20)}, 21, []uint64{1, 5, 77})
+	// Removals are applied with the next records.
+	require.NoError(t, s.Remove([]uint64{1, 5, 77}))
+	seqs, err = s.Append([]adapter.Update{upd(20)}, 21)
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{6}, seqs)
 	ids = nil
@@ -83,7 +84,7 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	}))
 	assert.Equal(t, []int64{12, 13, 20}, ids)
 	assert.Equal(t, 3, s.Len())
-	seqs, err = s.Append([]adapter.Update{upd(10)}, 0, nil)
+	seqs, err = s.Append([]adapter.Update{upd(10)}, 0)
 	require.NoError(t, err)
 	assert.NotZero(t, seqs[0], "a removed update_id may be stored again")
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/asgigram/asgigram/adapter"
 )
 
 // The write-ahead log, spool.wal next to spool.db. A bbolt commit syncs the
@@ -60,7 +62,8 @@ type walUpdate struct {
 
 // encode writes the record: magic, lsn, payload length, crc32c of lsn and
 // payload, then the payload: next, count, and per update seq, id, length,
-// raw.
+// raw. The record's updates then point into the returned bytes, so that it
+// keeps no memory of the caller's.
 func (r *walRecord) encode() []byte {
 	n := 8 + 4
 	for _, u := range r.ups {
@@ -69,11 +72,12 @@ func (r *walRecord) encode() []byte {
 	b := make([]byte, walHeader, walHeader+n)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.next))
 	b = binary.BigEndian.AppendUint32(b, uint32(len(r.ups)))
-	for _, u := range r.ups {
+	for i, u := range r.ups {
 		b = binary.BigEndian.AppendUint64(b, u.seq)
 		b = binary.BigEndian.AppendUint64(b, uint64(u.id))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(u.raw)))
-		b = append(b, u.raw...)
+		b = append(b, u.raw...) // within b's capacity: no copy of b
+		r.ups[i].raw = b[len(b)-len(u.raw) : len(b) : len(b)]
 	}
 	binary.BigEndian.PutUint32(b[0:], walMagic)
 	binary.BigEndian.PutUint64(b[4:], r.lsn)
@@ -204,10 +208,7 @@ func (s *Spool) applyRecords(recs []walRecord, removals []uint64) (int, error) {
 		var off int64
 		for _, r := range recs {
 			for _, u := range r.ups {
-				v := make([]byte, 8+len(u.raw))
-				binary.BigEndian.PutUint64(v, uint64(u.id))
-				copy(v[8:], u.raw)
-				if err := b.Put(u64(u.seq), v); err != nil {
+				if err := b.Put(u64(u.seq), record(adapter.Update{ID: u.id, Raw: u.raw})); err != nil {
 					return err
 				}
 				if err := ids.Put(i64(u.id), u64(u.seq)); err != nil {
