@@ -167,10 +167,11 @@ type Adapter struct {
 	closed   atomic.Bool
 	running  atomic.Bool // the sink exists
 	offset   atomic.Int64
-	pending  atomic.Int64 // updates fetched and not yet finished
-	started  atomic.Bool  // getMe succeeded
-	failing  atomic.Bool  // the last getUpdates failed
-	conflict atomic.Bool  // the last getUpdates failed with 409
+	epoch    atomic.Uint32 // the id space of offset (see Position)
+	pending  atomic.Int64  // updates fetched and not yet finished
+	started  atomic.Bool   // getMe succeeded
+	failing  atomic.Bool   // the last getUpdates failed
+	conflict atomic.Bool   // the last getUpdates failed with 409
 }
 
 // Health says whether the adapter is ready, and if not, why.
@@ -295,11 +296,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	defer stopTimer()
 
 	if sp := a.opt.Spool; sp != nil {
-		off, err := sp.Offset()
+		pos, err := sp.Position()
 		if err != nil {
 			return fmt.Errorf("reading the spool: %w", err)
 		}
-		a.offset.Store(off)
+		a.offset.Store(pos.Offset)
+		a.epoch.Store(pos.Epoch)
 		q, err := newSpoolQueue(a, sp, deliverCtx)
 		if err != nil {
 			return fmt.Errorf("reading the spool: %w", err)
@@ -409,10 +411,12 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			a.log.Error("ignoring an element of getUpdates that is not an update", "bytes", len(raw))
 		}
 		maxID := off - 1
-		for _, u := range ups {
+		epoch := a.epoch.Load()
+		for i, u := range ups {
 			maxID = max(maxID, u.ID)
+			ups[i].Epoch = epoch
 		}
-		if err := a.sink.put(ctx, deliverCtx, ups, maxID+1); err != nil {
+		if err := a.sink.put(ctx, deliverCtx, ups, Position{Offset: maxID + 1, Epoch: epoch}); err != nil {
 			if deliverCtx.Err() == nil {
 				return false, fmt.Errorf("storing fetched updates: %w", err)
 			}
@@ -468,7 +472,7 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	if err != nil {
 		return err
 	}
-	u := Update{ID: dl.UpdateID, Raw: dl.Update}
+	u := Update{ID: dl.UpdateID, Epoch: dl.Epoch, Raw: dl.Update}
 	if len(u.Raw) == 0 {
 		return fmt.Errorf("dead letter %d holds no update to replay", id)
 	}
@@ -478,7 +482,7 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 		}
 	} else {
 		d := a.sink.(*dispatcher)
-		go d.put(nil, context.Background(), []Update{u}, 0)
+		go d.put(nil, context.Background(), []Update{u}, Position{})
 	}
 	a.log.Info("replaying dead letter", "dead_letter_id", id, logUpdateID, dl.UpdateID, logScope, dl.Scope)
 	return a.dead.DropDeadLetter(id)

@@ -22,9 +22,12 @@ const (
 // kept for an operator to inspect, replay or drop.
 type DeadLetter struct {
 	// ID identifies the dead letter (not the update).
-	ID        uint64 `json:"id"`
-	Kind      string `json:"kind"`
-	UpdateID  int64  `json:"update_id"`
+	ID       uint64 `json:"id"`
+	Kind     string `json:"kind"`
+	UpdateID int64  `json:"update_id"`
+	// Epoch is the update_id's id space (see Position), so that a replay
+	// keeps the update's webhook-id.
+	Epoch     uint32 `json:"update_epoch,omitempty"`
 	Scope     string `json:"scope"`
 	EventType string `json:"event_type"`
 	// Update is the whole Telegram Update.

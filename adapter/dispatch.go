@@ -20,7 +20,7 @@ import (
 type sink interface {
 	// put takes a batch. pollCtx ends when polling stops; deliverCtx ends
 	// when the shutdown grace runs out.
-	put(pollCtx, deliverCtx context.Context, ups []Update, next int64) error
+	put(pollCtx, deliverCtx context.Context, ups []Update, next Position) error
 	// drain stops taking work and waits for deliveries in flight (bounded
 	// by deliverCtx).
 	drain()
@@ -44,7 +44,7 @@ func (d *dispatcher) drain() {}
 
 // put delivers ups and waits for all of them. It returns deliverCtx's error
 // when it ended before every update finished.
-func (d *dispatcher) put(_, ctx context.Context, ups []Update, _ int64) error {
+func (d *dispatcher) put(_, ctx context.Context, ups []Update, _ Position) error {
 	var keys []string
 	byScope := make(map[string][]Event)
 	for _, u := range ups {
@@ -183,7 +183,7 @@ func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
 	if a.dead == nil {
 		return
 	}
-	dl.UpdateID, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
+	dl.UpdateID, dl.Epoch, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Epoch, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
 	kept, dropped, err := a.dead.Bury(dl)
 	if err != nil {
 		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(ev.Raw))

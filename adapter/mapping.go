@@ -16,6 +16,8 @@ import (
 type Update struct {
 	// ID is the update_id.
 	ID int64
+	// Epoch is the id space the update_id belongs to (see Position).
+	Epoch uint32
 	// Raw is the whole Update object as Telegram sent it.
 	Raw json.RawMessage
 }
@@ -67,6 +69,8 @@ type ScopeRef struct {
 // Event is an update mapped to the protocol: its scope and its event object.
 type Event struct {
 	UpdateID int64
+	// Epoch is the update_id's id space (see Position).
+	Epoch uint32
 	// Field is the Update field that was set, e.g. "message".
 	Field string
 	// Type is "telegram.<field>".
@@ -182,7 +186,7 @@ func (m *Mapper) mapUpdate(u Update, withEvent bool) (Event, error) {
 	if len(obj) > 0 && obj[0] == '{' {
 		inner, isObject = objectMembers(innerBuf[:0], obj)
 	}
-	ev := Event{UpdateID: u.ID, Field: field, Type: "telegram." + field, Raw: u.Raw}
+	ev := Event{UpdateID: u.ID, Epoch: u.Epoch, Field: field, Type: "telegram." + field, Raw: u.Raw}
 	ev.Scope = m.scope(field, inner)
 	if withEvent {
 		ev.JSON = eventJSON(ev.Type, field, obj, inner, isObject)

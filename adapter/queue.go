@@ -8,20 +8,41 @@ import (
 	"time"
 )
 
-// Spool is durable storage for fetched updates (spool: disk). The poller
-// appends each batch together with the next offset before that offset
-// confirms the batch to Telegram; a delivered update is removed. *spool.Spool
-// implements it.
+// Position is where polling stands: the next getUpdates offset and the
+// id space (epoch) it belongs to. Update ids rise by one within an epoch;
+// when Telegram's ids go down (a new id space: a bot quiet for a week, or
+// another Bot API server) the adapter starts the next epoch.
+type Position struct {
+	// Offset is the next getUpdates offset (0: none yet).
+	Offset int64
+	// Epoch is the id space: 0 for the first, then one more at each reset.
+	Epoch uint32
+}
+
+// Spool is durable storage for fetched updates (spool: disk). *spool.Spool
+// implements it; another backend (a replicated stream, say) implements the
+// same promises:
+//   - Durability: when Append returns nil, its updates and next position
+//     survive a crash of the process and of the machine; only then does the
+//     adapter confirm them to Telegram with the next offset.
+//   - Order: Scan visits stored updates in the order they were appended
+//     (sequence numbers rise), so that each scope is delivered in fetch order.
+//   - Idempotency: an update is identified by (epoch, update_id); appending
+//     one that is still stored stores nothing (sequence 0). The same
+//     update_id in another epoch is another update.
+//   - Removal: finished updates are removed, possibly a little later; a
+//     removal lost in a crash only delivers an update again (same
+//     webhook-id: the epoch is stored with it).
 type Spool interface {
 	DeadLetters
-	// Offset returns the saved next getUpdates offset (0: none).
-	Offset() (int64, error)
-	// Append stores ups in order and saves next (when > 0): both are
-	// durable when it returns. Updates already stored are skipped
-	// (sequence number 0).
-	Append(ups []Update, next int64) ([]uint64, error)
-	// Requeue stores one update again, even if its update_id is still
-	// stored (a dead letter's replay racing the removal of the original).
+	// Position returns the saved position (zero value: none).
+	Position() (Position, error)
+	// Append stores ups in order (each carries its epoch) and saves next
+	// (when next.Offset > 0) in the same durable write. Updates already
+	// stored are skipped (sequence number 0).
+	Append(ups []Update, next Position) ([]uint64, error)
+	// Requeue stores one update again, even if it is still stored (a dead
+	// letter's replay racing the removal of the original).
 	Requeue(u Update) (uint64, error)
 	// Get returns a stored update.
 	Get(seq uint64) (Update, error)
@@ -75,7 +96,8 @@ type pending struct {
 	id    int64
 	raw   json.RawMessage
 	batch *appendBatch
-	pos   int
+	pos   int32
+	epoch uint32
 }
 
 // appendBatch is a fetched batch whose Append may still be in progress.
@@ -122,7 +144,7 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 	n := 0
 	err := sp.Scan(func(seq uint64, u Update) error {
 		key, _ := q.keyOf(u)
-		q.index(pending{seq: seq, id: u.ID}, u.Raw, key)
+		q.index(pending{seq: seq, id: u.ID, epoch: u.Epoch}, u.Raw, key)
 		n++
 		return nil
 	})
@@ -181,7 +203,7 @@ func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
 // Telegram sending it again (duplicates, nothing lost); a failed Append
 // stops the adapter with the same outcome. A removal waits for its batch's
 // commit (the flusher waits, not the worker).
-func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) error {
+func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next Position) error {
 	keys := make([]string, len(ups))
 	size := 0
 	for i, u := range ups {
@@ -199,7 +221,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 	if early {
 		batch = &appendBatch{stored: make(chan struct{})}
 		for i, u := range ups {
-			q.index(pending{id: u.ID, batch: batch, pos: i}, u.Raw, keys[i])
+			q.index(pending{id: u.ID, epoch: u.Epoch, batch: batch, pos: int32(i)}, u.Raw, keys[i])
 		}
 	}
 	seqs, err := q.sp.Append(ups, next)
@@ -219,7 +241,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next int64) e
 			if seqs[i] == 0 {
 				continue // stored before
 			}
-			q.index(pending{seq: seqs[i], id: u.ID}, u.Raw, keys[i])
+			q.index(pending{seq: seqs[i], id: u.ID, epoch: u.Epoch}, u.Raw, keys[i])
 		}
 	}
 	// Backpressure: fetch more only while the spool has room.
@@ -290,7 +312,7 @@ func (q *spoolQueue) work(ctx context.Context) {
 			q.done(key) // its batch was not stored: it comes again
 			continue
 		}
-		u := Update{ID: it.id, Raw: it.raw}
+		u := Update{ID: it.id, Epoch: it.epoch, Raw: it.raw}
 		if u.Raw == nil {
 			var err error
 			if u, err = q.sp.Get(it.seq); err != nil {
@@ -385,6 +407,6 @@ func (q *spoolQueue) requeue(u Update) error {
 		return err
 	}
 	key, _ := q.keyOf(u)
-	q.index(pending{seq: seq, id: u.ID}, u.Raw, key)
+	q.index(pending{seq: seq, id: u.ID, epoch: u.Epoch}, u.Raw, key)
 	return nil
 }

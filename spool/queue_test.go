@@ -87,7 +87,7 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 				left = append(left, adapter.Update{ID: id, Raw: json.RawMessage(fmt.Sprintf(
 					`{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":%d,"type":"private"},"text":"old"}}`, id, id, chat))})
 			}
-			_, err := sp.Append(left, stored+1)
+			_, err := sp.Append(left, adapter.Position{Offset: stored + 1})
 			require.NoError(t, err)
 
 			fake := fakeapi.New(fakeapi.Config{Token: token})
@@ -152,7 +152,7 @@ type hookedSpool struct {
 	calls        int
 }
 
-func (h *hookedSpool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
+func (h *hookedSpool) Append(ups []adapter.Update, next adapter.Position) ([]uint64, error) {
 	h.calls++
 	if err := h.beforeAppend(h.calls); err != nil {
 		return nil, err

@@ -223,18 +223,19 @@ func u64(v uint64) []byte {
 
 func i64(v int64) []byte { return u64(uint64(v)) }
 
-// Offset returns the saved next getUpdates offset (0 when none).
-func (s *Spool) Offset() (int64, error) {
+// Position returns the saved position (zero when none).
+func (s *Spool) Position() (adapter.Position, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.offset, nil
+	return adapter.Position{Offset: s.offset}, nil
 }
 
 // Append stores ups in fetch order and saves next as the offset: when it
 // returns, they are durable (one record in the write-ahead log, synced). An
 // update already stored (same update_id) is skipped: its returned sequence
 // number is 0.
-func (s *Spool) Append(ups []adapter.Update, next int64) ([]uint64, error) {
+func (s *Spool) Append(ups []adapter.Update, pos adapter.Position) ([]uint64, error) {
+	next := pos.Offset
 	s.mu.Lock()
 	err := s.usableLocked()
 	s.mu.Unlock()

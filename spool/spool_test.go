@@ -27,18 +27,24 @@ func open(t *testing.T, dir string) *spool.Spool {
 	return s
 }
 
+// offsetOf returns the spool's saved offset.
+func offsetOf(t *testing.T, s *spool.Spool) int64 {
+	t.Helper()
+	pos, err := s.Position()
+	require.NoError(t, err)
+	return pos.Offset
+}
+
 func TestAppendScanRemoveAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	off, err := s.Offset()
-	require.NoError(t, err)
-	assert.Equal(t, int64(0), off)
+	assert.Equal(t, int64(0), offsetOf(t, s))
 
-	seqs, err := s.Append([]adapter.Update{upd(10), upd(11), upd(12)}, 13)
+	seqs, err := s.Append([]adapter.Update{upd(10), upd(11), upd(12)}, adapter.Position{Offset: 13})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{1, 2, 3}, seqs)
 	// Idempotent by update_id: a batch fetched twice is stored once.
-	seqs, err = s.Append([]adapter.Update{upd(12), upd(13)}, 14)
+	seqs, err = s.Append([]adapter.Update{upd(12), upd(13)}, adapter.Position{Offset: 14})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{0, 4}, seqs)
 	assert.Equal(t, 4, s.Len())
@@ -52,9 +58,7 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	// Everything survives a reopen, in order, with the offset.
 	s = open(t, dir)
 	defer s.Close()
-	off, err = s.Offset()
-	require.NoError(t, err)
-	assert.Equal(t, int64(14), off)
+	assert.Equal(t, int64(14), offsetOf(t, s))
 	var ids []int64
 	var order []uint64
 	require.NoError(t, s.Scan(func(seq uint64, u adapter.Update) error {
@@ -66,15 +70,15 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	assert.Equal(t, []uint64{1, 3, 4}, order)
 	assert.Equal(t, 3, s.Len())
 	// A removed update may be stored again (a dead letter's replay).
-	seqs, err = s.Append([]adapter.Update{upd(11)}, 0)
+	seqs, err = s.Append([]adapter.Update{upd(11)}, adapter.Position{Offset: 0})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{5}, seqs)
-	off, _ = s.Offset()
+	off := offsetOf(t, s)
 	assert.Equal(t, int64(14), off, "next 0 keeps the offset")
 
 	// Removals are applied with the next records.
 	require.NoError(t, s.Remove([]uint64{1, 5, 77}))
-	seqs, err = s.Append([]adapter.Update{upd(20)}, 21)
+	seqs, err = s.Append([]adapter.Update{upd(20)}, adapter.Position{Offset: 21})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{6}, seqs)
 	ids = nil
@@ -84,7 +88,7 @@ func TestAppendScanRemoveAndReopen(t *testing.T) {
 	}))
 	assert.Equal(t, []int64{12, 13, 20}, ids)
 	assert.Equal(t, 3, s.Len())
-	seqs, err = s.Append([]adapter.Update{upd(10)}, 0)
+	seqs, err = s.Append([]adapter.Update{upd(10)}, adapter.Position{Offset: 0})
 	require.NoError(t, err)
 	assert.NotZero(t, seqs[0], "a removed update_id may be stored again")
 }

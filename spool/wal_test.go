@@ -53,9 +53,9 @@ func TestLoggedBatchesSurviveACrash(t *testing.T) {
 	dir := t.TempDir()
 	s := openSlow(t, dir)
 	defer s.Close()
-	_, err := s.Append([]adapter.Update{upd(1), upd(2)}, 3)
+	_, err := s.Append([]adapter.Update{upd(1), upd(2)}, adapter.Position{Offset: 3})
 	require.NoError(t, err)
-	_, err = s.Append([]adapter.Update{upd(3)}, 4)
+	_, err = s.Append([]adapter.Update{upd(3)}, adapter.Position{Offset: 4})
 	require.NoError(t, err)
 	u, err := s.Get(2)
 	require.NoError(t, err)
@@ -64,10 +64,10 @@ func TestLoggedBatchesSurviveACrash(t *testing.T) {
 	c := open(t, crashCopy(t, dir))
 	defer c.Close()
 	assert.Equal(t, []int64{1, 2, 3}, scanIDs(t, c))
-	off, _ := c.Offset()
+	off := offsetOf(t, c)
 	assert.Equal(t, int64(4), off)
 	assert.Equal(t, 3, c.Len())
-	seqs, err := c.Append([]adapter.Update{upd(3), upd(4)}, 5)
+	seqs, err := c.Append([]adapter.Update{upd(3), upd(4)}, adapter.Position{Offset: 5})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{0, 4}, seqs, "replayed ids are known, sequences continue")
 }
@@ -79,9 +79,9 @@ func TestTornRecordEndsTheLog(t *testing.T) {
 	dir := t.TempDir()
 	s := openSlow(t, dir)
 	defer s.Close()
-	_, err := s.Append([]adapter.Update{upd(1)}, 2)
+	_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
 	require.NoError(t, err)
-	_, err = s.Append([]adapter.Update{upd(2)}, 3)
+	_, err = s.Append([]adapter.Update{upd(2)}, adapter.Position{Offset: 3})
 	require.NoError(t, err)
 	to := crashCopy(t, dir)
 	wal := filepath.Join(to, spool.WALName)
@@ -96,7 +96,7 @@ func TestTornRecordEndsTheLog(t *testing.T) {
 	c := open(t, to)
 	defer c.Close()
 	assert.Equal(t, []int64{1}, scanIDs(t, c))
-	off, _ := c.Offset()
+	off := offsetOf(t, c)
 	assert.Equal(t, int64(2), off, "the offset of the last intact record")
 }
 
@@ -107,17 +107,17 @@ func TestOldRecordsAreNotReplayedAgain(t *testing.T) {
 	dir := t.TempDir()
 	s := openSlow(t, dir)
 	defer s.Close()
-	seqs, err := s.Append([]adapter.Update{upd(1), upd(2), upd(3)}, 4)
+	seqs, err := s.Append([]adapter.Update{upd(1), upd(2), upd(3)}, adapter.Position{Offset: 4})
 	require.NoError(t, err)
 	require.NoError(t, s.Remove(seqs))
 	assert.Empty(t, scanIDs(t, s), "Scan applies the log and the removals first")
-	_, err = s.Append([]adapter.Update{upd(4)}, 5)
+	_, err = s.Append([]adapter.Update{upd(4)}, adapter.Position{Offset: 5})
 	require.NoError(t, err)
 
 	c := open(t, crashCopy(t, dir))
 	defer c.Close()
 	assert.Equal(t, []int64{4}, scanIDs(t, c))
-	off, _ := c.Offset()
+	off := offsetOf(t, c)
 	assert.Equal(t, int64(5), off)
 }
 
@@ -126,7 +126,7 @@ func TestOldRecordsAreNotReplayedAgain(t *testing.T) {
 func TestCleanCloseLeavesNothingToReplay(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
-	_, err := s.Append([]adapter.Update{upd(7)}, 8)
+	_, err := s.Append([]adapter.Update{upd(7)}, adapter.Position{Offset: 8})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	db, err := bolt.Open(filepath.Join(dir, spool.FileName), 0o600, nil)
@@ -166,7 +166,7 @@ func TestVersion2FileIsUpgraded(t *testing.T) {
 	require.NoError(t, db.Close())
 	s := open(t, dir)
 	assert.Equal(t, []int64{9}, scanIDs(t, s))
-	seqs, err := s.Append([]adapter.Update{upd(9), upd(10)}, 11)
+	seqs, err := s.Append([]adapter.Update{upd(9), upd(10)}, adapter.Position{Offset: 11})
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{0, 2}, seqs)
 	require.NoError(t, s.Close())
@@ -193,7 +193,7 @@ func TestLogStaysBounded(t *testing.T) {
 			id++
 			ups = append(ups, upd(id))
 		}
-		_, err := s.Append(ups, id+1)
+		_, err := s.Append(ups, adapter.Position{Offset: id + 1})
 		require.NoError(t, err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, spool.WALName))
@@ -219,7 +219,7 @@ func TestConcurrentUse(t *testing.T) {
 		defer close(seqCh)
 		for b := range int64(300) {
 			ups := []adapter.Update{upd(b*3 + 1), upd(b*3 + 2), upd(b*3 + 3)}
-			seqs, err := s.Append(ups, b*3+4)
+			seqs, err := s.Append(ups, adapter.Position{Offset: b*3 + 4})
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -269,6 +269,6 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	assert.Len(t, seen, len(kept)+len(requeued))
 	assert.Equal(t, len(seen), c.Len())
-	off, _ := c.Offset()
+	off := offsetOf(t, c)
 	assert.Equal(t, int64(900+1), off)
 }
