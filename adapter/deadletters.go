@@ -16,6 +16,11 @@ const (
 	// DeadReply: the application answered, but the outbound calls of its
 	// reply body were refused by Telegram or failed.
 	DeadReply = "reply"
+	// DeadSpool: a stored update could not be read back or no longer
+	// parses as an update (the spool's file was damaged). It is kept, not
+	// silently removed; it cannot be replayed (there is no update to
+	// deliver), only shown and dropped. Raw holds the bytes read.
+	DeadSpool = "spool"
 )
 
 // DeadLetter is an update whose delivery (or whose reply) failed for good,
@@ -30,8 +35,12 @@ type DeadLetter struct {
 	Epoch     uint32 `json:"update_epoch,omitempty"`
 	Scope     string `json:"scope"`
 	EventType string `json:"event_type"`
-	// Update is the whole Telegram Update.
+	// Update is the whole Telegram Update (kind spool: only when the bytes
+	// read are valid JSON).
 	Update json.RawMessage `json:"update"`
+	// Raw holds the bytes read from the spool when they are not valid JSON
+	// (kind spool).
+	Raw []byte `json:"raw,omitempty"`
 	// Reply holds the outbound events of the reply (kind reply).
 	Reply []json.RawMessage `json:"reply,omitempty"`
 	// Status is the application's last HTTP status (0: none).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -317,14 +318,14 @@ func (q *spoolQueue) work(ctx context.Context) {
 		if u.Raw == nil {
 			var err error
 			if u, err = q.sp.Get(it.seq); err != nil {
-				q.a.log.Error("cannot read an update from the spool: skipped", "seq", it.seq, logErr, err)
+				q.buryUnreadable(key, Update{ID: it.id, Epoch: it.epoch}, fmt.Errorf("cannot read stored update #%d: %w", it.seq, err))
 				q.done(key)
 				continue
 			}
 		}
 		ev, err := q.a.mapper.Map(u)
 		if err != nil {
-			q.a.log.Error("cannot map update: not delivered", logUpdateID, u.ID, logErr, err)
+			q.buryUnreadable(key, u, err)
 			q.done(key)
 			continue
 		}
@@ -336,6 +337,29 @@ func (q *spoolQueue) work(ctx context.Context) {
 			return
 		}
 		q.done(key)
+	}
+}
+
+// buryUnreadable keeps a stored update that cannot be delivered (it was
+// damaged on disk) as a dead letter of kind spool, never removing it in
+// silence.
+func (q *spoolQueue) buryUnreadable(key string, u Update, cause error) {
+	dl := DeadLetter{Kind: DeadSpool, UpdateID: u.ID, Epoch: u.Epoch, Scope: key, Error: cause.Error(), FirstAttempt: time.Now(), FailedAt: time.Now()}
+	if json.Valid(u.Raw) {
+		dl.Update = u.Raw
+	} else {
+		dl.Raw = u.Raw
+	}
+	log := q.a.log.With(logUpdateID, u.ID, logScope, key)
+	log.Error("a stored update cannot be delivered (damaged in the spool): kept as a dead letter of kind spool", logErr, cause)
+	kept, _, err := q.a.dead.Bury(dl)
+	if err != nil {
+		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(u.Raw))
+		return
+	}
+	log.Warn("kept as dead letter", "dead_letter_id", kept.ID, "kind", kept.Kind)
+	if q.a.opt.OnDeadLetter != nil {
+		q.a.opt.OnDeadLetter(kept.Kind)
 	}
 }
 

@@ -87,6 +87,8 @@ func adminError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, adapter.ErrNoDeadLetter):
 		writeError(w, http.StatusNotFound, apiError{Description: err.Error()})
+	case errors.Is(err, adapter.ErrNotReplayable):
+		writeError(w, http.StatusConflict, apiError{Description: err.Error()})
 	case errors.Is(err, adapter.ErrNotRunning):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, apiError{Description: err.Error()})

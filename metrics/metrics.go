@@ -94,6 +94,7 @@ func New(g Gauges) *Metrics {
 	}
 	m.deadLetters.WithLabelValues(adapter.DeadDelivery)
 	m.deadLetters.WithLabelValues(adapter.DeadReply)
+	m.deadLetters.WithLabelValues(adapter.DeadSpool)
 	return m
 }
 
@@ -154,7 +155,7 @@ func (m *Metrics) Delivered(t adapter.Trace) {
 
 // DeadLetter counts a dead letter (adapter.Options.OnDeadLetter).
 func (m *Metrics) DeadLetter(kind string) {
-	if kind != adapter.DeadDelivery && kind != adapter.DeadReply {
+	if kind != adapter.DeadDelivery && kind != adapter.DeadReply && kind != adapter.DeadSpool {
 		kind = "other"
 	}
 	m.deadLetters.WithLabelValues(kind).Inc()
