@@ -89,6 +89,9 @@ type Options struct {
 	// Spool is the durable store (spool: disk); nil keeps updates in memory
 	// and confirms a batch only once it was delivered (spool: memory).
 	Spool Spool
+	// BotID is the bot the token names (0: not checked); getMe must agree,
+	// or Run fails with ErrOtherBot (the spool is this bot's).
+	BotID int64
 	// SpoolMax bounds the updates waiting in the spool: polling pauses at it.
 	SpoolMax int
 	// SpoolMemory bounds the bytes of waiting updates that are also kept in
@@ -150,6 +153,10 @@ type TraceCall struct {
 	Method string
 	Err    error
 }
+
+// ErrOtherBot is returned by Run when getMe names another bot than the
+// token's numeric prefix (Options.BotID).
+var ErrOtherBot = errors.New("getMe answered for another bot")
 
 // ErrShuttingDown is returned by Send once the adapter has stopped.
 var ErrShuttingDown = errors.New("shutting down")
@@ -264,6 +271,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 			return nil // a stop during start-up is a clean stop
 		}
 		return err
+	}
+	if a.opt.BotID != 0 && me.ID != a.opt.BotID {
+		return fmt.Errorf("getMe: %w: the token names bot %d, Telegram answered for bot %d", ErrOtherBot, a.opt.BotID, me.ID)
 	}
 	a.log.Info("connected to telegram", "bot_id", me.ID, "bot_username", me.Username)
 	if a.opt.DeleteWebhookOnStart {
@@ -457,6 +467,10 @@ func (a *Adapter) DeadLetter(id uint64) (DeadLetter, error) { return a.dead.Dead
 // DropDeadLetter deletes one dead letter, or returns ErrNoDeadLetter.
 func (a *Adapter) DropDeadLetter(id uint64) error { return a.dead.DropDeadLetter(id) }
 
+// ErrNotReplayable is returned by ReplayDeadLetter for a dead letter of
+// kind spool.
+var ErrNotReplayable = errors.New("the dead letter cannot be replayed")
+
 // ErrNotRunning is returned by ReplayDeadLetter before the adapter started
 // or after it stopped.
 var ErrNotRunning = errors.New("the adapter is not running")
@@ -471,6 +485,9 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	dl, err := a.dead.DeadLetter(id)
 	if err != nil {
 		return err
+	}
+	if dl.Kind == DeadSpool {
+		return fmt.Errorf("dead letter %d: %w: it is a damaged stored update (kind spool), there is no update to deliver again; show it, then drop it", id, ErrNotReplayable)
 	}
 	u := Update{ID: dl.UpdateID, Epoch: dl.Epoch, Raw: dl.Update}
 	if len(u.Raw) == 0 {

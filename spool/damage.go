@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
@@ -249,4 +250,46 @@ func redactURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// BotDir returns the spool directory of bot botID under dataDir,
+// "<data_dir>/<bot id>", first moving a spool left directly in dataDir by
+// an earlier asgigram (one spool per data_dir) into it: the log first, then
+// the bbolt file, each only if the target has none, so that a move
+// interrupted half-way is finished by the next start. moved says whether it
+// moved anything.
+func BotDir(dataDir string, botID int64) (dir string, moved bool, err error) {
+	dir = filepath.Join(dataDir, strconv.FormatInt(botID, 10))
+	oldDB, oldWAL := filepath.Join(dataDir, FileName), filepath.Join(dataDir, WALName)
+	newDB, newWAL := filepath.Join(dir, FileName), filepath.Join(dir, WALName)
+	if !exists(oldDB) && !(exists(oldWAL) && exists(newDB) && !exists(newWAL)) {
+		return dir, false, nil
+	}
+	if exists(oldDB) && exists(newDB) {
+		return dir, false, fmt.Errorf("spool: there is a spool at %s (from an earlier asgigram) and one at %s: move the one that is not this bot's away", oldDB, newDB)
+	}
+	if err := mkdirAll(dir); err != nil {
+		return dir, false, fmt.Errorf("spool: creating the directory: %w", accessError(dir, err))
+	}
+	for _, m := range [][2]string{{oldWAL, newWAL}, {oldDB, newDB}} {
+		if !exists(m[0]) || exists(m[1]) {
+			continue
+		}
+		if err := os.Rename(m[0], m[1]); err != nil {
+			return dir, moved, fmt.Errorf("spool: moving %s: %w", m[0], accessError(m[0], err))
+		}
+		moved = true
+	}
+	if err := syncDir(dir); err != nil {
+		return dir, moved, fmt.Errorf("spool: %w", accessError(dir, err))
+	}
+	if err := syncDir(dataDir); err != nil {
+		return dir, moved, fmt.Errorf("spool: %w", accessError(dataDir, err))
+	}
+	return dir, moved, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -40,6 +40,10 @@ const (
 	ExitFailure = 1 // a runtime failure (e.g. the listen address is taken)
 	ExitConfig  = 2 // bad configuration or usage
 	ExitToken   = 3 // Telegram rejected the bot token (401)
+	// ExitSpoolDamaged: the spool's files are damaged; asgigram refuses to
+	// start without what they hold. `asgigram spool check` and `asgigram
+	// spool salvage` help.
+	ExitSpoolDamaged = 4
 )
 
 func main() {
@@ -77,9 +81,16 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	}
 	log := newLogger(cfg, m.Stderr)
 	if err := run(ctx, cfg, log, runOptions{}); err != nil {
-		if errors.Is(err, telegram.ErrUnauthorized) {
+		switch {
+		case errors.Is(err, telegram.ErrUnauthorized):
 			log.Error("the bot token was rejected by Telegram (401 Unauthorized): check token / ASGIGRAM_TOKEN")
 			return ExitToken
+		case errors.Is(err, spool.ErrDamaged):
+			log.Error("the spool is damaged: asgigram does not start without what it holds (exit 4)", "error", err)
+			return ExitSpoolDamaged
+		case errors.Is(err, spool.ErrOtherBot), errors.Is(err, adapter.ErrOtherBot):
+			log.Error("asgigram stopped", "error", err)
+			return ExitConfig
 		}
 		log.Error("asgigram stopped", "error", err)
 		return ExitFailure
@@ -143,7 +154,16 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	// before it touches the listen address or Telegram.
 	var sp adapter.Spool
 	if cfg.Spool == "disk" {
-		s, err := spool.Open(cfg.DataDir, spool.Options{DeadLetterMax: cfg.DeadletterMax})
+		// One spool per bot: <data_dir>/<bot id>.
+		dir, moved, err := spool.BotDir(cfg.DataDir, cfg.BotID())
+		if err != nil {
+			return err
+		}
+		if moved {
+			log.Info("moved the spool of an earlier asgigram into this bot's directory", "from", cfg.DataDir, "to", dir, "bot_id", cfg.BotID())
+		}
+		s, err := spool.Open(dir, spool.Options{DeadLetterMax: cfg.DeadletterMax, BotID: cfg.BotID(), APIURL: cfg.APIURL,
+			Logger: log.With("system", "spool")})
 		if err != nil {
 			return err
 		}
@@ -213,6 +233,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		SendTimeout:          cfg.SendTimeout,
 		ShutdownGrace:        cfg.ShutdownGrace,
 		Spool:                sp,
+		BotID:                cfg.BotID(),
 		SpoolMax:             cfg.SpoolMax,
 		SpoolMemory:          spoolMemory(cfg.SpoolMemory),
 		DeadLetterMax:        cfg.DeadletterMax,
