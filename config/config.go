@@ -33,6 +33,8 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/asgigram/asgigram/telegram"
 	"github.com/spf13/viper"
 )
 
@@ -1219,25 +1221,7 @@ func (c *Config) validateToken() error {
 
 // parseToken checks the form <bot id>:<secret> and returns the bot id. Its
 // errors never contain the token.
-func parseToken(tok string) (int64, error) {
-	id, secret, ok := strings.Cut(tok, ":")
-	valid := ok && id != "" && secret != "" &&
-		!strings.ContainsFunc(id, func(r rune) bool { return r < '0' || r > '9' }) &&
-		!strings.ContainsFunc(secret, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
-		})
-	if !valid {
-		if strings.Contains(tok, "://") {
-			return 0, errors.New("malformed: it looks like a URL; the token comes first: asgigram TOKEN APP_URL")
-		}
-		return 0, errors.New("malformed: expected <bot id>:<secret> as given by @BotFather")
-	}
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return 0, errors.New("malformed: the bot id before ':' is too large")
-	}
-	return n, nil
-}
+func parseToken(tok string) (int64, error) { return telegram.ParseToken(tok) }
 
 func (c *Config) validateAppSecret() error {
 	c.AppSecretKey = nil

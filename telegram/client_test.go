@@ -163,7 +163,7 @@ func TestCallSendMessageReturnsTheMessage(t *testing.T) {
 	assert.Equal(t, "hello", m.Text)
 	assert.Equal(t, int64(42), m.Chat.ID)
 	assert.True(t, m.From.IsBot)
-	assert.Equal(t, fakeapi.DefaultBot.ID, m.From.ID)
+	assert.Equal(t, e.fake.Bot().ID, m.From.ID)
 	assert.NotZero(t, m.Date)
 
 	stored := e.fake.Messages(42)

@@ -239,7 +239,7 @@ func TestGraceRunsOutRedeliversWithSameWebhookID(t *testing.T) {
 			eventually(t, 10*time.Second, func() bool { return a.count() == 2 }, "delivered again after restart")
 			evs := a.received()
 			first, second := evs[0].Header, evs[1].Header
-			assert.Equal(t, fmt.Sprintf("tg-%d-%d", fakeapi.DefaultBot.ID, evs[0].UpdateID), first.Get("webhook-id"))
+			assert.Equal(t, fmt.Sprintf("tg-%d-%d", fake.Bot().ID, evs[0].UpdateID), first.Get("webhook-id"))
 			assert.Equal(t, first.Get("webhook-id"), second.Get("webhook-id"), "a redelivery carries the same webhook-id")
 			for _, ev := range evs {
 				m := hmac.New(sha256.New, key)

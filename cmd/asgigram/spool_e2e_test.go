@@ -124,7 +124,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		assert.Equal(t, 0, ds[0].run, "a duplicate comes from the crashed run")
 		assert.Equal(t, 1, ds[1].run)
 		assert.Equal(t, ds[0].webhookID, ds[1].webhookID, "same webhook-id on redelivery")
-		assert.Equal(t, fmt.Sprintf("tg-100000001-%d", id), ds[0].webhookID)
+		assert.Equal(t, fmt.Sprintf("tg-%d-%d", fake.Bot().ID, id), ds[0].webhookID)
 	}
 	// Inside each chat and run, numbers rise one by one; the second run
 	// starts at or before where the first stopped (no gap).

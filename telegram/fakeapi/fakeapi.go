@@ -50,7 +50,8 @@ type Config struct {
 	Token string
 	// Bot is the bot's own user, returned by getMe and used as the sender
 	// of the messages the bot sends. When it is the zero User, a default
-	// bot (id 100000001, @fake_bot) is used.
+	// bot (@fake_bot) is used, whose id is the token's numeric prefix as on
+	// the real server (100000001 when the token has none).
 	Bot User
 	// MaxPollTimeout caps the timeout of getUpdates. It defaults to 50
 	// seconds, as on the real server; tests may lower it to keep long polls
@@ -170,6 +171,9 @@ const DefaultMaxPollTimeout = 50 * time.Second
 func New(cfg Config) *Server {
 	if cfg.Bot == (User{}) {
 		cfg.Bot = DefaultBot
+		if id, ok := telegram.TokenBotID(cfg.Token); ok {
+			cfg.Bot.ID = id
+		}
 	}
 	if cfg.MaxPollTimeout <= 0 {
 		cfg.MaxPollTimeout = DefaultMaxPollTimeout

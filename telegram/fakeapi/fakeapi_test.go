@@ -208,7 +208,7 @@ func TestGetMe(t *testing.T) {
 		e := newEnv(t, fakeapi.Config{})
 		var me fakeapi.User
 		e.ok("getMe", nil, &me)
-		assert.Equal(t, fakeapi.User{ID: 100000001, IsBot: true, FirstName: "Fake Bot", Username: "fake_bot"}, me)
+		assert.Equal(t, fakeapi.User{ID: 123456, IsBot: true, FirstName: "Fake Bot", Username: "fake_bot"}, me) // the token's prefix, as on the real server
 	})
 	t.Run("configured bot", func(t *testing.T) {
 		bot := fakeapi.User{ID: 42, IsBot: true, FirstName: "Echo", Username: "echo_bot"}
@@ -715,7 +715,7 @@ func TestSendMessageResult(t *testing.T) {
 	assert.Equal(t, int64(42), m.Chat.ID)
 	assert.Equal(t, "private", m.Chat.Type)
 	require.NotNil(t, m.From)
-	assert.Equal(t, fakeapi.DefaultBot, *m.From)
+	assert.Equal(t, e.fake.Bot(), *m.From)
 	assert.GreaterOrEqual(t, m.Date, before)
 
 	e.ok("sendMessage", map[string]any{"chat_id": 42, "text": "two"}, &m)
