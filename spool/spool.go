@@ -214,7 +214,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.openWAL(walPath, st.applied, st.clean || fresh); err != nil {
+	if err := s.openWAL(walPath, st.applied, st.clean || fresh, fresh); err != nil {
 		return fail(err)
 	}
 	if err := s.load(); err != nil {

@@ -355,7 +355,7 @@ func createWAL(path string) error {
 // openWAL opens the log, finds its live records (they are kept in memory as
 // unapplied, for the applier) and positions the next record after them.
 // walExpected says whether the spool's state needs the log to exist.
-func (s *Spool) openWAL(path string, applied uint64, clean bool) error {
+func (s *Spool) openWAL(path string, applied uint64, clean, fresh bool) error {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -365,7 +365,9 @@ func (s *Spool) openWAL(path string, applied uint64, clean bool) error {
 		if err := createWAL(path); err != nil {
 			return fmt.Errorf("spool: creating the write-ahead log: %w", accessError(path, err))
 		}
-		s.log.Warn("the write-ahead log was missing after a clean stop: created a new one", "path", path)
+		if !fresh {
+			s.log.Warn("the write-ahead log was missing after a clean stop: created a new one", "path", path)
+		}
 		data = nil
 	case err != nil:
 		return fmt.Errorf("spool: reading the write-ahead log: %w", accessError(path, err))
