@@ -179,6 +179,9 @@ type Adapter struct {
 	started  atomic.Bool   // getMe succeeded
 	failing  atomic.Bool   // the last getUpdates failed
 	conflict atomic.Bool   // the last getUpdates failed with 409
+	// spoolDown holds why the spool cannot store new updates (nil: it can);
+	// polling is paused meanwhile.
+	spoolDown atomic.Pointer[string]
 }
 
 // Health says whether the adapter is ready, and if not, why.
@@ -188,7 +191,7 @@ type Health struct {
 }
 
 // Health reports readiness: getMe succeeded, the last getUpdates succeeded,
-// no 409 conflict, not stopped.
+// no 409 conflict, the spool can store updates, not stopped.
 func (a *Adapter) Health() Health {
 	var why []string
 	if !a.started.Load() {
@@ -198,6 +201,9 @@ func (a *Adapter) Health() Health {
 		why = append(why, "polling conflict (409): another getUpdates consumer or a webhook is active")
 	} else if a.failing.Load() {
 		why = append(why, "getUpdates is failing")
+	}
+	if p := a.spoolDown.Load(); p != nil {
+		why = append(why, "polling paused: "+*p)
 	}
 	if a.closed.Load() {
 		why = append(why, "stopped")
@@ -375,6 +381,9 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 	b := newBackoff(time.Second, 30*time.Second)
 	conflict := false
 	for ctx.Err() == nil {
+		if !a.spoolReady(ctx) {
+			continue
+		}
 		off := a.offset.Load()
 		raws, err := a.opt.Telegram.GetUpdates(ctx, off, 100, a.opt.PollTimeout, a.opt.AllowedUpdates)
 		if ctx.Err() != nil {
@@ -427,6 +436,13 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			ups[i].Epoch = epoch
 		}
 		if err := a.sink.put(ctx, deliverCtx, ups, Position{Offset: maxID + 1, Epoch: epoch}); err != nil {
+			if spoolUnavailable(err) && deliverCtx.Err() == nil {
+				// Not stored, so not confirmed: Telegram sends it again
+				// once polling resumes.
+				a.pauseForSpool(err)
+				sleep(ctx, spoolRecheck)
+				continue
+			}
 			if deliverCtx.Err() == nil {
 				return false, fmt.Errorf("storing fetched updates: %w", err)
 			}

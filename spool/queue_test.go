@@ -1,11 +1,14 @@
 package spool_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,4 +248,110 @@ func TestFailedAppendLosesNothing(t *testing.T) {
 	assert.Len(t, seen, n, "every update delivered by the second run")
 	t.Logf("the failed run delivered %d updates before stopping", first.delivered())
 	require.Eventually(t, func() bool { return sp2.Len() == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// pausingSpool is a spool that says, on demand, that it cannot store new
+// updates: through Check (as when the disk is full or data_dir was removed),
+// and through Append failing with the same error.
+type pausingSpool struct {
+	*spool.Spool
+	down        atomic.Bool
+	appendFails atomic.Int32
+}
+
+func (p *pausingSpool) Check() error {
+	if p.down.Load() {
+		return fmt.Errorf("%w: the disk is full (test)", adapter.ErrSpoolUnavailable)
+	}
+	return p.Spool.Check()
+}
+
+func (p *pausingSpool) Append(ups []adapter.Update, next adapter.Position) ([]uint64, error) {
+	if p.appendFails.Add(-1) >= 0 {
+		return nil, fmt.Errorf("spool: the disk is full: %w", adapter.ErrSpoolUnavailable)
+	}
+	return p.Spool.Append(ups, next)
+}
+
+// TestUnavailableSpoolPausesPolling: while the spool cannot store updates,
+// nothing is fetched (so nothing is confirmed to Telegram), /readyz says
+// why, one ERROR is logged for the episode, and the adapter keeps running;
+// once the spool can store again, polling resumes by itself and every
+// update is delivered, including a batch whose Append failed.
+func TestUnavailableSpoolPausesPolling(t *testing.T) {
+	const n, chats = 30, 3
+	fake := fakeapi.New(fakeapi.Config{Token: testToken})
+	for i := range n {
+		chat := int64(i%chats + 1)
+		fake.AddMessage("message", chat, map[string]any{"chat": map[string]any{"id": chat, "type": "private"}, "date": 1, "text": "m"})
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	sp := &pausingSpool{Spool: open(t, t.TempDir())}
+	defer sp.Close()
+	sp.down.Store(true)
+	var logs syncBuffer
+	app := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n}
+	a := adapter.New(adapter.Options{
+		Telegram:    telegram.New(srv.URL, testToken, telegram.Options{}),
+		App:         app,
+		Spool:       sp,
+		PollTimeout: time.Second,
+		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+
+	require.Eventually(t, func() bool {
+		h := a.Health()
+		return !h.Ready && strings.Contains(strings.Join(h.Reasons, ";"), "polling paused: ")
+	}, 5*time.Second, 10*time.Millisecond, "readiness names the reason")
+	time.Sleep(2500 * time.Millisecond) // two more checks
+	assert.Empty(t, fake.CallsTo("getUpdates"), "no getUpdates while the spool cannot store")
+	assert.Equal(t, 1, strings.Count(logs.String(), "polling paused"), "one ERROR per episode:\n%s", logs.String())
+	assert.Zero(t, app.delivered())
+
+	sp.appendFails.Store(1) // the first batch fetched is not stored
+	sp.down.Store(false)
+	select {
+	case <-app.all:
+	case err := <-done:
+		t.Fatalf("Run ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("delivered %d of %d", app.delivered(), n)
+	}
+	app.mu.Lock()
+	seen := map[int64]bool{}
+	for _, ids := range app.byScope {
+		for _, id := range ids {
+			seen[id] = true
+		}
+	}
+	app.mu.Unlock()
+	assert.Len(t, seen, n, "every update delivered")
+	assert.Contains(t, logs.String(), "polling resumes")
+	require.Eventually(t, func() bool { return a.Health().Ready }, 5*time.Second, 10*time.Millisecond)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

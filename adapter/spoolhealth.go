@@ -1,0 +1,51 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// SpoolChecker is implemented by a Spool that can tell, before a getUpdates
+// call, whether it could store what that call would confirm (the disk
+// spool: a full disk, its directory removed or replaced while running). A
+// Check error wraps ErrSpoolUnavailable.
+type SpoolChecker interface {
+	Check() error
+}
+
+// spoolRecheck spaces the checks of a spool that cannot store updates.
+const spoolRecheck = time.Second
+
+// spoolReady reports whether polling may go on: the spool can store new
+// updates. When it cannot, polling pauses (nothing more is confirmed to
+// Telegram), the updates already stored keep being delivered, /readyz says
+// why, and spoolReady waits spoolRecheck before the caller asks again.
+func (a *Adapter) spoolReady(ctx context.Context) bool {
+	c, ok := a.opt.Spool.(SpoolChecker)
+	if !ok {
+		return true
+	}
+	if err := c.Check(); err != nil {
+		a.pauseForSpool(err)
+		sleep(ctx, spoolRecheck)
+		return false
+	}
+	if a.spoolDown.Swap(nil) != nil {
+		a.log.Info("the spool can store updates again: polling resumes")
+	}
+	return true
+}
+
+// pauseForSpool records why the spool cannot store updates, logging an
+// ERROR once per episode (and again when the reason changes).
+func (a *Adapter) pauseForSpool(err error) {
+	msg := err.Error()
+	if old := a.spoolDown.Swap(&msg); old == nil || *old != msg {
+		a.log.Error("polling paused: the spool cannot store new updates (the updates already stored are still delivered)", logErr, err)
+	}
+}
+
+// spoolUnavailable reports whether err says the spool cannot store new
+// updates for now (polling pauses) rather than that it failed for good.
+func spoolUnavailable(err error) bool { return errors.Is(err, ErrSpoolUnavailable) }
