@@ -340,6 +340,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if unconfirmed && !a.spoolKeeps() {
+		unconfirmed = false
+	}
 	if unconfirmed {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), confirmBudget)
 		defer cancel()

@@ -49,3 +49,19 @@ func (a *Adapter) pauseForSpool(err error) {
 // spoolUnavailable reports whether err says the spool cannot store new
 // updates for now (polling pauses) rather than that it failed for good.
 func spoolUnavailable(err error) bool { return errors.Is(err, ErrSpoolUnavailable) }
+
+// spoolKeeps reports whether the final confirmation at shutdown may go
+// ahead: the spool (if it can tell) still holds what it stored. A batch
+// stored into files deleted meanwhile is left unconfirmed, so Telegram
+// sends it again.
+func (a *Adapter) spoolKeeps() bool {
+	c, ok := a.opt.Spool.(SpoolChecker)
+	if !ok {
+		return true
+	}
+	if err := c.Check(); err != nil {
+		a.log.Warn("the last batch is not confirmed to Telegram: the spool cannot keep it, so Telegram sends it again after a restart", logErr, err)
+		return false
+	}
+	return true
+}
