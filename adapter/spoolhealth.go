@@ -37,11 +37,11 @@ func (a *Adapter) spoolReady(ctx context.Context) bool {
 	return true
 }
 
-// pauseForSpool records why the spool cannot store updates, logging an
-// ERROR once per episode (and again when the reason changes).
+// pauseForSpool records why the spool cannot store updates (readiness
+// shows the latest reason), logging an ERROR once per episode.
 func (a *Adapter) pauseForSpool(err error) {
 	msg := err.Error()
-	if old := a.spoolDown.Swap(&msg); old == nil || *old != msg {
+	if old := a.spoolDown.Swap(&msg); old == nil {
 		a.log.Error("polling paused: the spool cannot store new updates (the updates already stored are still delivered)", logErr, err)
 	}
 }

@@ -236,9 +236,13 @@ func (s *Spool) Check() error {
 		}
 	}
 	if s.full.Load() {
-		return fmt.Errorf("%w: the disk holding %s is full: polling is paused until there is room (free space on that file system)", adapter.ErrSpoolUnavailable, s.dir)
+		return s.fullError()
 	}
 	return nil
+}
+
+func (s *Spool) fullError() error {
+	return fmt.Errorf("%w: the disk holding %s is full: polling is paused until there is room (free space on that file system)", adapter.ErrSpoolUnavailable, s.dir)
 }
 
 // redactURL masks a URL's userinfo and query values.

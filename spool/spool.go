@@ -529,7 +529,7 @@ func (s *Spool) Append(ups []adapter.Update, next adapter.Position) ([]uint64, e
 		return nil, err
 	}
 	if s.full.Load() {
-		return nil, fmt.Errorf("spool: the disk is full: %w", adapter.ErrSpoolUnavailable)
+		return nil, s.fullError()
 	}
 
 	s.walMu.Lock()
