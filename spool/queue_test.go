@@ -355,3 +355,51 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestUnreadableUpdateBecomesADeadLetter: a stored update that no longer
+// parses (its bytes were damaged) is kept as a dead letter of kind spool
+// with the bytes read, and leaves the queue; it cannot be replayed.
+func TestUnreadableUpdateBecomesADeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	sp := open(t, dir)
+	damaged := []byte(`{"update_id":7,"message":{"chat":{"id":1` + "\x00\xff")
+	_, err := sp.Append([]adapter.Update{{ID: 7, Raw: damaged}}, adapter.Position{Offset: 8})
+	require.NoError(t, err)
+	require.NoError(t, sp.Close())
+
+	sp = open(t, dir)
+	defer sp.Close()
+	fake := fakeapi.New(fakeapi.Config{Token: testToken})
+	fake.SetNextUpdateID(8)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	var kinds []string
+	var kmu sync.Mutex
+	a := adapter.New(adapter.Options{
+		Telegram:     telegram.New(srv.URL, testToken, telegram.Options{}),
+		App:          &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: 1},
+		Spool:        sp,
+		PollTimeout:  time.Second,
+		OnDeadLetter: func(kind string) { kmu.Lock(); kinds = append(kinds, kind); kmu.Unlock() },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	require.Eventually(t, func() bool { return sp.Len() == 0 }, 10*time.Second, 10*time.Millisecond, "the update left the queue")
+	dls, err := a.DeadLetters()
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	dl := dls[0]
+	assert.Equal(t, adapter.DeadSpool, dl.Kind)
+	assert.Equal(t, int64(7), dl.UpdateID)
+	assert.Equal(t, damaged, dl.Raw, "the bytes read are kept")
+	assert.NotEmpty(t, dl.Error)
+	require.ErrorIs(t, a.ReplayDeadLetter(dl.ID), adapter.ErrNotReplayable)
+	kmu.Lock()
+	assert.Equal(t, []string{adapter.DeadSpool}, kinds)
+	kmu.Unlock()
+}
