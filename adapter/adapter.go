@@ -28,9 +28,11 @@ import (
 // Log attribute keys used throughout the adapter.
 const (
 	logUpdateID = "update_id"
-	logScope    = "scope"
-	logEvent    = "event"
-	logErr      = "error"
+	// logUpdateEpoch is added beside update_id from epoch 1 on.
+	logUpdateEpoch = "update_epoch"
+	logScope       = "scope"
+	logEvent       = "event"
+	logErr         = "error"
 )
 
 // Telegram is what the adapter needs of the Bot API. *telegram.Client

@@ -112,6 +112,9 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	log := func() *slog.Logger {
 		if scoped == nil {
 			scoped = a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
+			if ev.Epoch > 0 {
+				scoped = scoped.With(logUpdateEpoch, ev.Epoch)
+			}
 		}
 		return scoped
 	}

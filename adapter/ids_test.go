@@ -285,3 +285,69 @@ func TestIDsGoingDownAreNewUpdates(t *testing.T) {
 		})
 	}
 }
+
+// stuckTelegram answers every getUpdates with the same two updates, whatever
+// the offset: a server that never takes the offset its own answer gave.
+type stuckTelegram struct {
+	recordingCaller
+	mu      sync.Mutex
+	offsets []int64
+	enough  chan struct{}
+}
+
+func (s *stuckTelegram) GetMe(context.Context) (telegram.User, json.RawMessage, error) {
+	return telegram.User{ID: 1, IsBot: true}, json.RawMessage(`{"id":1,"is_bot":true}`), nil
+}
+
+func (s *stuckTelegram) GetUpdates(ctx context.Context, offset int64, _ int, _ time.Duration, _ []string) ([]json.RawMessage, error) {
+	s.mu.Lock()
+	s.offsets = append(s.offsets, offset)
+	if len(s.offsets) == 4 {
+		close(s.enough)
+	}
+	n := len(s.offsets)
+	s.mu.Unlock()
+	if n > 4 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return []json.RawMessage{
+		json.RawMessage(`{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":5,"type":"private"},"text":"a"}}`),
+		json.RawMessage(`{"update_id":2,"message":{"message_id":2,"date":1,"chat":{"id":5,"type":"private"},"text":"b"}}`),
+	}, nil
+}
+
+// TestIDResetEpisodeLoggedOnce: a server that keeps answering below the
+// offset its previous answer gave is one episode: one WARN, every reset
+// counted, and the offset it should have taken is kept.
+func TestIDResetEpisodeLoggedOnce(t *testing.T) {
+	tg := &stuckTelegram{enough: make(chan struct{})}
+	app := &epochApp{}
+	var resets atomic.Int64
+	logs := &lockedBuffer{}
+	a := adapter.New(adapter.Options{
+		Telegram:        tg,
+		App:             app,
+		PollTimeout:     time.Second,
+		ShutdownGrace:   3 * time.Second,
+		Logger:          slog.New(slog.NewTextHandler(logs, nil)),
+		OnUpdateIDReset: func() { resets.Add(1) },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case <-tg.enough:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the adapter stopped polling")
+	}
+	waitFor(t, func() bool { return len(app.deliveries()) == 8 }, "the four answers delivered")
+	cancel()
+	require.NoError(t, <-done)
+
+	tg.mu.Lock()
+	assert.Equal(t, []int64{0, 3, 3, 3}, tg.offsets[:4], "the first answer is taken as it is; the rest go below its offset")
+	tg.mu.Unlock()
+	assert.Equal(t, int64(3), resets.Load(), "each answer below the offset counted")
+	assert.Equal(t, 1, strings.Count(logs.String(), "update ids went down:"), "one WARN for the episode")
+}
