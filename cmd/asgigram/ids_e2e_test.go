@@ -173,14 +173,16 @@ func idsFlags(mode, dir string) []string {
 }
 
 // TestIDsResetWhileRunning: a quiet week while asgigram runs; Telegram's
-// ids start again far below the offset.
+// ids start again far below the offset. A restart afterwards continues in
+// the saved epoch (spool: disk).
 func TestIDsResetWhileRunning(t *testing.T) {
 	for _, mode := range []string{"disk", "memory"} {
 		t.Run(mode, func(t *testing.T) {
 			fake, apiURL := newIDsFake(t, 5000)
 			a := newIDsApp(t)
+			dir := t.TempDir()
 			addIDsUpdates(fake, 0, 40)
-			p := startBot(t, apiURL, a.srv.URL, idsFlags(mode, t.TempDir())...)
+			p := startBot(t, apiURL, a.srv.URL, idsFlags(mode, dir)...)
 			eventually(t, 30*time.Second, func() bool { return a.distinct() == 40 && fake.Offset() == 5040 }, "the first id space delivered and confirmed")
 
 			fake.ResetUpdateIDs(1)
@@ -192,9 +194,24 @@ func TestIDsResetWhileRunning(t *testing.T) {
 			assert.Contains(t, metricsOut, "asgigram_update_id_resets_total 1")
 			assert.Equal(t, 0, p.stop(30*time.Second))
 
-			checkIDs(t, a, 100, getUpdatesCalls(fake), 1, p)
-			for _, d := range a.deliveries()[40:] {
+			// A restart: spool: disk continues in the saved epoch; spool:
+			// memory keeps nothing and starts again in epoch 0.
+			p2 := startBot(t, apiURL, a.srv.URL, idsFlags(mode, dir)...)
+			addIDsUpdates(fake, 100, 10)
+			eventually(t, 30*time.Second, func() bool { return a.distinct() == 110 && fake.Offset() == 71 }, "delivered after a restart")
+			assert.Equal(t, 0, p2.stop(30*time.Second))
+
+			checkIDs(t, a, 110, getUpdatesCalls(fake), 1, p, p2)
+			got := a.deliveries()
+			for _, d := range got[40:100] {
 				assert.Equal(t, uint32(1), d.epoch, "the lower ids are epoch 1")
+			}
+			wantEpoch := uint32(1)
+			if mode == "memory" {
+				wantEpoch = 0
+			}
+			for _, d := range got[100:] {
+				assert.Equal(t, wantEpoch, d.epoch, "the epoch after a restart")
 			}
 		})
 	}
