@@ -8,6 +8,7 @@
 package adapter
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -26,9 +28,11 @@ import (
 // Log attribute keys used throughout the adapter.
 const (
 	logUpdateID = "update_id"
-	logScope    = "scope"
-	logEvent    = "event"
-	logErr      = "error"
+	// logUpdateEpoch is added beside update_id from epoch 1 on.
+	logUpdateEpoch = "update_epoch"
+	logScope       = "scope"
+	logEvent       = "event"
+	logErr         = "error"
 )
 
 // Telegram is what the adapter needs of the Bot API. *telegram.Client
@@ -50,8 +54,9 @@ type AppRequest struct {
 	UpdateID int64
 	// EventType is "telegram.<field>" (the X-Asgigram-Event header).
 	EventType string
-	// WebhookID is the Standard Webhooks id, "tg-<bot id>-<update_id>":
-	// the same for every delivery of one update.
+	// WebhookID is the Standard Webhooks id, "tg-<bot id>-<update_id>"
+	// ("tg-<bot id>-e<epoch>-<update_id>" from epoch 1 on): the same for
+	// every delivery of one update, never the same for two.
 	WebhookID string
 	// Body is the JSON document to POST.
 	Body []byte
@@ -123,6 +128,9 @@ type Options struct {
 	// OnDeadLetter, when set, is called for every dead letter kept, with
 	// its kind. It must not block.
 	OnDeadLetter func(kind string)
+	// OnUpdateIDReset, when set, is called every time Telegram's update ids
+	// went down and a new epoch started (see Position). It must not block.
+	OnUpdateIDReset func()
 }
 
 // Trace describes one finished delivery.
@@ -383,6 +391,7 @@ func (a *Adapter) getMe(ctx context.Context) (telegram.User, json.RawMessage, er
 func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err error) {
 	b := newBackoff(time.Second, 30*time.Second)
 	conflict := false
+	resets := 0 // answers below the offset in a row (see idsWentDown)
 	for ctx.Err() == nil {
 		if !a.spoolReady(ctx) {
 			continue
@@ -423,6 +432,7 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		a.conflict.Store(false)
 		unconfirmed = false // this call confirmed everything below off
 		if len(raws) == 0 {
+			resets = 0 // the offset was taken
 			if a.opt.PollTimeout <= 0 {
 				sleep(ctx, time.Second) // short polling: do not spin
 			}
@@ -432,13 +442,13 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		for _, raw := range bad {
 			a.log.Error("ignoring an element of getUpdates that is not an update", "bytes", len(raw))
 		}
-		maxID := off - 1
-		epoch := a.epoch.Load()
-		for i, u := range ups {
-			maxID = max(maxID, u.ID)
-			ups[i].Epoch = epoch
+		next, reset := a.place(off, ups)
+		if reset && a.idsWentDown(off, ups, next, &resets) {
+			// The server did not take the offset its own answer gave
+			// (the real one always does): do not spin on it.
+			sleep(ctx, b.next())
 		}
-		if err := a.sink.put(ctx, deliverCtx, ups, Position{Offset: maxID + 1, Epoch: epoch}); err != nil {
+		if err := a.sink.put(ctx, deliverCtx, ups, next); err != nil {
 			if spoolUnavailable(err) && deliverCtx.Err() == nil {
 				// Not stored, so not confirmed: Telegram sends it again
 				// once polling resumes.
@@ -453,12 +463,68 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 				"updates", len(ups), logErr, err)
 			return false, nil
 		}
-		if maxID >= off {
-			a.offset.Store(maxID + 1)
+		if !reset {
+			resets = 0
+		}
+		if next != (Position{Offset: off, Epoch: a.epoch.Load()}) {
+			a.offset.Store(next.Offset)
+			a.epoch.Store(next.Epoch)
 			unconfirmed = true
 		}
 	}
 	return unconfirmed, nil
+}
+
+// place gives the fetched updates their id space (epoch) and returns the
+// position after them. Telegram answers an offset it accepts with ids at
+// or above it; an answer holding an id below off means it did not take the
+// offset (td's TQueue: one "in the future", more than 10 past its next id):
+// its ids started again, after a week without updates or on another Bot
+// API server. That answer is the truth: its updates are new, they start
+// the next epoch, and polling continues from the answer's own highest id
+// + 1. An upward jump is an ordinary answer.
+func (a *Adapter) place(off int64, ups []Update) (next Position, reset bool) {
+	epoch := a.epoch.Load()
+	if len(ups) == 0 {
+		return Position{Offset: off, Epoch: epoch}, false
+	}
+	lo, hi := ups[0].ID, ups[0].ID
+	for _, u := range ups[1:] {
+		lo, hi = min(lo, u.ID), max(hi, u.ID)
+	}
+	if off > 0 && lo < off {
+		reset = true
+		epoch++
+	} else {
+		hi = max(hi, off-1)
+	}
+	for i := range ups {
+		ups[i].Epoch = epoch
+	}
+	return Position{Offset: hi + 1, Epoch: epoch}, reset
+}
+
+func byID(x, y Update) int { return cmp.Compare(x.ID, y.ID) }
+
+// idsWentDown reports a reset (see place): counted every time, logged once
+// per episode, an episode being answers below the offset in a row. It
+// reports whether the answer continues an episode, that is, the server
+// answered below the offset its previous answer gave.
+func (a *Adapter) idsWentDown(off int64, ups []Update, next Position, inARow *int) bool {
+	*inARow++
+	if a.opt.OnUpdateIDReset != nil {
+		a.opt.OnUpdateIDReset()
+	}
+	if *inARow > 1 {
+		a.log.Debug("update ids went down again", "old_offset", off, "offset", next.Offset, "epoch", next.Epoch)
+		return true
+	}
+	a.log.Warn("update ids went down: Telegram did not take the offset and answered with lower ids, "+
+		"which are new updates of a new id space; they are delivered and polling continues after them. "+
+		"Likely causes: the bot had no updates for a week (Telegram then starts its ids at a random number), "+
+		"or api_url now points at another Bot API server. Nothing to do",
+		"old_offset", off, "first_id", slices.MinFunc(ups, byID).ID, "last_id", next.Offset-1, "updates", len(ups), "epoch", next.Epoch)
+	return false
 }
 
 func (a *Adapter) sweep(done <-chan struct{}) {
@@ -578,9 +644,15 @@ func (a *Adapter) trace(t Trace) {
 }
 
 // webhookID is the Standard Webhooks id of an update: stable across retries
-// and redeliveries, so the application can deduplicate.
-func (a *Adapter) webhookID(updateID int64) string {
-	return "tg-" + strconv.FormatInt(a.mapper.BotID, 10) + "-" + strconv.FormatInt(updateID, 10)
+// and redeliveries, so the application can deduplicate, and never the same
+// for two updates: "tg-<bot id>-<update_id>" in epoch 0 (as before epochs
+// existed), "tg-<bot id>-e<epoch>-<update_id>" from epoch 1 on.
+func (a *Adapter) webhookID(updateID int64, epoch uint32) string {
+	id := "tg-" + strconv.FormatInt(a.mapper.BotID, 10) + "-"
+	if epoch > 0 {
+		id += "e" + strconv.FormatUint(uint64(epoch), 10) + "-"
+	}
+	return id + strconv.FormatInt(updateID, 10)
 }
 
 // backoff is a capped exponential delay with jitter.

@@ -112,6 +112,9 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	log := func() *slog.Logger {
 		if scoped == nil {
 			scoped = a.log.With(logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logEvent, ev.Type)
+			if ev.Epoch > 0 {
+				scoped = scoped.With(logUpdateEpoch, ev.Epoch)
+			}
 		}
 		return scoped
 	}
@@ -122,7 +125,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	resp, err := a.opt.App.Deliver(ctx, AppRequest{
 		UpdateID:  ev.UpdateID,
 		EventType: ev.Type,
-		WebhookID: a.webhookID(ev.UpdateID),
+		WebhookID: a.webhookID(ev.UpdateID, ev.Epoch),
 		Body:      envelope(ev, s.Token(), a.opt.SendURL),
 	})
 	tr.Latency = time.Since(start)
@@ -201,13 +204,17 @@ func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
 // envelope builds the POST body of PROTOCOL §2.
 func envelope(ev Event, token, sendURL string) []byte {
 	var b bytes.Buffer
-	b.Grow(len(ev.Scope.JSON) + len(ev.JSON) + len(token) + len(sendURL) + 96)
+	b.Grow(len(ev.Scope.JSON) + len(ev.JSON) + len(token) + len(sendURL) + 128)
 	b.WriteString(`{"scope":`)
 	b.Write(ev.Scope.JSON)
 	b.WriteString(`,"event":`)
 	b.Write(ev.JSON)
 	b.WriteString(`,"update_id":`)
 	b.WriteString(strconv.FormatInt(ev.UpdateID, 10))
+	if ev.Epoch > 0 {
+		b.WriteString(`,"update_epoch":`)
+		b.WriteString(strconv.FormatUint(uint64(ev.Epoch), 10))
+	}
 	b.WriteString(`,"token":"`)
 	b.WriteString(token) // base64url: nothing to escape
 	b.WriteString(`","send_url":`)

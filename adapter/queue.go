@@ -351,6 +351,9 @@ func (q *spoolQueue) buryUnreadable(key string, u Update, cause error) {
 		dl.Raw = u.Raw
 	}
 	log := q.a.log.With(logUpdateID, u.ID, logScope, key)
+	if u.Epoch > 0 {
+		log = log.With(logUpdateEpoch, u.Epoch)
+	}
 	log.Error("a stored update cannot be delivered (damaged in the spool): kept as a dead letter of kind spool", logErr, cause)
 	kept, _, err := q.a.dead.Bury(dl)
 	if err != nil {

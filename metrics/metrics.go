@@ -34,6 +34,7 @@ type Metrics struct {
 	apiDuration *prometheus.HistogramVec
 	rateLimited *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	idResets    prometheus.Counter
 }
 
 // New registers every collector on a fresh registry.
@@ -70,12 +71,16 @@ func New(g Gauges) *Metrics {
 			Name: "asgigram_dead_letters_total",
 			Help: "Dead letters kept, by kind (delivery: the app never took the event; reply: its reply failed).",
 		}, []string{"kind"}),
+		idResets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "asgigram_update_id_resets_total",
+			Help: "Times Telegram's update ids went down (a week without updates, another Bot API server) and a new id-space epoch started.",
+		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "asgigram_botapi_rate_limited_total",
 			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
 		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
+	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.Scopes != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -160,6 +165,9 @@ func (m *Metrics) DeadLetter(kind string) {
 	}
 	m.deadLetters.WithLabelValues(kind).Inc()
 }
+
+// UpdateIDReset counts a new id-space epoch (adapter.Options.OnUpdateIDReset).
+func (m *Metrics) UpdateIDReset() { m.idResets.Inc() }
 
 // Called counts a Bot API call (telegram.Options.Observe).
 func (m *Metrics) Called(s telegram.CallStats) {

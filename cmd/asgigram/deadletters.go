@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -114,6 +115,7 @@ func (m *Main) runDeadLetters(args []string) int {
 				ID        uint64    `json:"id"`
 				Kind      string    `json:"kind"`
 				UpdateID  int64     `json:"update_id"`
+				Epoch     uint32    `json:"update_epoch"`
 				Scope     string    `json:"scope"`
 				EventType string    `json:"event_type"`
 				FailedAt  time.Time `json:"failed_at"`
@@ -124,7 +126,13 @@ func (m *Main) runDeadLetters(args []string) int {
 			if len(errText) > 80 {
 				errText = errText[:77] + "..."
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", dl.ID, dl.Kind, dl.UpdateID, dl.Scope, dl.EventType, dl.FailedAt.Format(time.RFC3339), errText)
+			// An update of epoch 1 or later shows as e<epoch>-<update_id>, the
+			// end of its webhook-id.
+			update := strconv.FormatInt(dl.UpdateID, 10)
+			if dl.Epoch > 0 {
+				update = "e" + strconv.FormatUint(uint64(dl.Epoch), 10) + "-" + update
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", dl.ID, dl.Kind, update, dl.Scope, dl.EventType, dl.FailedAt.Format(time.RFC3339), errText)
 		}
 		tw.Flush()
 		return ExitOK

@@ -246,6 +246,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		OnSend:               ro.onSend,
 		OnReceived:           mx.Received,
 		OnDeadLetter:         mx.DeadLetter,
+		OnUpdateIDReset:      mx.UpdateIDReset,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{

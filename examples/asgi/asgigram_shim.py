@@ -35,8 +35,9 @@ the replies it sent meanwhile are made before asgigram delivers the chat's
 next event; after --ack-timeout (8 s, below asgigram's 10 s app_timeout) it
 is 204 anyway and the instance goes on working. An instance that raises is
 logged and dropped, and the event is answered 500: asgigram retries it, with
-a new instance. A redelivered event (same update_id) is not given to the
-instance twice. Instances idle for --idle-timeout (asgigram's
+a new instance. A redelivered event (same update_epoch and update_id: an
+update_id alone can come back for another update once Telegram's ids start
+again) is not given to the instance twice. Instances idle for --idle-timeout (asgigram's
 scope_idle_timeout, 15 min: its token is dead by then) are cancelled, and
 at most --max-instances are kept.
 
@@ -142,21 +143,22 @@ class Instance:
         self.send_url = send_url
         self.queue = asyncio.Queue()
         self.current = None  # the future of the event the app is handling
-        self.updates = collections.OrderedDict()  # recent update_id -> future
+        self.updates = collections.OrderedDict()  # recent (update_epoch, update_id) -> future
         self.last_active = time.monotonic()
         self.task = asyncio.create_task(self.run(), name=f"asgi instance {self.name}")
 
-    def deliver(self, update_id, event):
+    def deliver(self, key, event):
         """Queues an event; the future completes when the app has taken it
-        and asks for the next one (or returns), or fails if the app raises."""
+        and asks for the next one (or returns), or fails if the app raises.
+        key identifies the update: (update_epoch, update_id), or None."""
         self.last_active = time.monotonic()
-        if update_id is not None and update_id in self.updates:  # a redelivery
-            return self.updates[update_id]
+        if key is not None and key in self.updates:  # a redelivery
+            return self.updates[key]
         future = asyncio.get_running_loop().create_future()
         # Mark a failure as seen even when nobody waits for it any more.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        if update_id is not None:
-            self.updates[update_id] = future
+        if key is not None:
+            self.updates[key] = future
             while len(self.updates) > 100:
                 self.updates.popitem(last=False)
         self.queue.put_nowait((event, future))
@@ -256,7 +258,10 @@ class Shim:
         instance.send_url = send_url
         self.evict()
 
-        done = instance.deliver(update_id, event)
+        # update_epoch (absent: 0) tells apart two updates with the same
+        # update_id, before and after Telegram's ids started again.
+        key = None if update_id is None else (payload.get("update_epoch", 0), update_id)
+        done = instance.deliver(key, event)
         try:
             await asyncio.wait_for(asyncio.shield(done), self.ack_timeout)
         except asyncio.TimeoutError:

@@ -16,17 +16,18 @@ import echo_app
 from asgigram_shim import Shim, is_double_callable
 
 
-def event_body(token="t1", chat_id=42, text="hi", update_id=1, event_type="telegram.message"):
+def event_body(token="t1", chat_id=42, text="hi", update_id=1, event_type="telegram.message", update_epoch=0):
     event = {"type": event_type, "message_id": update_id, "chat": {"id": chat_id, "type": "private"}, "text": text}
-    return json.dumps(
-        {
-            "scope": {"type": "telegram", "chat": {"id": chat_id, "type": "private"}},
-            "event": event,
-            "update_id": update_id,
-            "token": token,
-            "send_url": "http://127.0.0.1:1/send",
-        }
-    ).encode()
+    body = {
+        "scope": {"type": "telegram", "chat": {"id": chat_id, "type": "private"}},
+        "event": event,
+        "update_id": update_id,
+        "token": token,
+        "send_url": "http://127.0.0.1:1/send",
+    }
+    if update_epoch:
+        body["update_epoch"] = update_epoch
+    return json.dumps(body).encode()
 
 
 class Recorder:
@@ -129,6 +130,13 @@ class ShimTest(unittest.IsolatedAsyncioTestCase):
         await shim.handle_event({}, event_body(update_id=7))
         await shim.handle_event({}, event_body(update_id=7))
         self.assertEqual(len(self.sender.sent), 1)
+
+    async def test_same_update_id_in_another_epoch_is_another_update(self):
+        shim = self.make(echo_app.application)
+        await shim.handle_event({}, event_body(update_id=7))
+        await shim.handle_event({}, event_body(update_id=7, update_epoch=1))
+        await shim.handle_event({}, event_body(update_id=7, update_epoch=1))
+        self.assertEqual(len(self.sender.sent), 2)
 
     async def test_only_the_originals_event_types_by_default(self):
         shim = self.make(echo_app.application)

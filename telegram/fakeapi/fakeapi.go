@@ -3,8 +3,9 @@
 //
 // A Server is an http.Handler that answers /bot<token>/<method> the way the
 // real Bot API does: the same envelopes, status codes, error texts and
-// getUpdates semantics (offset confirmation, long polling, the 409 conflicts
-// between pollers and with webhooks, allowed_updates filtering). Tests feed it
+// getUpdates semantics (offset confirmation, an offset in the future answered
+// from the head of the queue, long polling, the 409 conflicts between
+// pollers and with webhooks, allowed_updates filtering). Tests feed it
 // updates with AddUpdate and AddRawUpdate, inspect what the bot did with Calls,
 // Messages, Offset and Pending, and inject failures with Fail, ForbidChat,
 // MigrateChat, SetWebhook and RevokeToken.
@@ -57,6 +58,10 @@ type Config struct {
 	// seconds, as on the real server; tests may lower it to keep long polls
 	// short.
 	MaxPollTimeout time.Duration
+	// FirstUpdateID is the update_id of the first update; 0 means 1. The
+	// real server starts a bot's ids at a random number, and starts again
+	// elsewhere after a week without updates (see ResetUpdateIDs).
+	FirstUpdateID int64
 }
 
 // User is a Telegram User object, reduced to the fields the fake needs.
@@ -167,7 +172,8 @@ var DefaultBot = User{ID: 100000001, IsBot: true, FirstName: "Fake Bot", Usernam
 const DefaultMaxPollTimeout = 50 * time.Second
 
 // New returns a Server configured by cfg, with no pending updates. The first
-// update gets id 1 unless SetNextUpdateID says otherwise.
+// update gets id Config.FirstUpdateID (1 by default) unless SetNextUpdateID
+// says otherwise.
 func New(cfg Config) *Server {
 	if cfg.Bot == (User{}) {
 		cfg.Bot = DefaultBot
@@ -178,9 +184,12 @@ func New(cfg Config) *Server {
 	if cfg.MaxPollTimeout <= 0 {
 		cfg.MaxPollTimeout = DefaultMaxPollTimeout
 	}
+	if cfg.FirstUpdateID <= 0 {
+		cfg.FirstUpdateID = 1
+	}
 	return &Server{
 		cfg:        cfg,
-		nextID:     1,
+		nextID:     cfg.FirstUpdateID,
 		changed:    make(chan struct{}),
 		chats:      make(map[int64]*chatState),
 		usernames:  make(map[string]int64),

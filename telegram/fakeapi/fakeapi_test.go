@@ -315,6 +315,84 @@ func TestGetUpdatesOffsetConfirmation(t *testing.T) {
 	assert.Equal(t, int64(1001), e.fake.AddUpdate("message", userMessage(7, 5, "next")))
 }
 
+// TestFutureOffsetAnswersFromTheHead: an offset more than 10 past the
+// server's next id confirms nothing and is answered from the head of the
+// queue, with ids below the offset, as the real server does after its ids
+// started again (a week without updates, another Bot API server).
+func TestFutureOffsetAnswersFromTheHead(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{FirstUpdateID: 500})
+	for i := range 3 {
+		assert.Equal(t, int64(500+i), e.fake.AddUpdate("message", userMessage(7, int64(i+1), "hi")), "ids start at FirstUpdateID")
+	}
+	assert.Equal(t, []int64{500, 501, 502}, ids(e.updates(map[string]any{"offset": 900})), "a future offset: from the head")
+	assert.Equal(t, 3, e.fake.Pending(), "a future offset confirms nothing")
+	assert.Equal(t, int64(0), e.fake.Offset())
+	assert.Equal(t, []int64{500, 501, 502}, ids(e.updates(map[string]any{"offset": 514})), "503+11 is in the future too")
+	assert.Equal(t, []int64{502}, ids(e.updates(map[string]any{"offset": 502})), "the answer's last id + 1 is accepted")
+	assert.Empty(t, e.updates(map[string]any{"offset": 503}))
+	assert.Equal(t, 0, e.fake.Pending())
+}
+
+// TestNearFutureOffsetDropsUpdates: an offset 1-10 past the next id is
+// accepted, and the updates that then arrive with ids below it count as
+// confirmed: no client ever sees them.
+func TestNearFutureOffsetDropsUpdates(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{FirstUpdateID: 100})
+	assert.Empty(t, e.updates(map[string]any{"offset": 110}), "100+10: accepted")
+	var added []int64
+	for i := range 12 {
+		added = append(added, e.fake.AddUpdate("message", userMessage(7, int64(i+1), "hi")))
+	}
+	assert.Equal(t, int64(111), added[11])
+	assert.Equal(t, []int64{110, 111}, ids(e.updates(map[string]any{"offset": 110})), "100..109 were dropped")
+	assert.Equal(t, []int64{110, 111}, ids(e.updates(nil)), "and are gone for every client")
+}
+
+// TestLongPollOnFutureOffset: a long poll held on a future offset is woken
+// by a new update and answered from the head; on an accepted offset, an
+// update arriving below it is dropped and does not end the poll.
+func TestLongPollOnFutureOffset(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{FirstUpdateID: 1, MaxPollTimeout: 200 * time.Millisecond})
+	done := make(chan []update, 1)
+	poll := func(offset int64) {
+		go func() {
+			r, err := e.callCtx(context.Background(), "getUpdates", map[string]any{"offset": offset, "timeout": 30})
+			var ups []update
+			if err == nil {
+				_ = json.Unmarshal(r.Result, &ups)
+			}
+			done <- ups
+		}()
+		eventually(t, e.fake.Polling, "the long poll")
+	}
+	poll(1000)
+	id := e.fake.AddUpdate("message", userMessage(7, 1, "wake up"))
+	assert.Equal(t, []int64{id}, ids(<-done))
+
+	poll(id + 5) // accepted: 1-10 past the next id
+	e.fake.AddUpdate("message", userMessage(7, 2, "dropped"))
+	assert.Empty(t, <-done, "an update below an accepted offset is never returned")
+	assert.Equal(t, 0, e.fake.Pending())
+}
+
+// TestResetUpdateIDs: after a simulated quiet week the ids start again at
+// the given number, below those used before; a client still sending its
+// old offset gets the new updates from the head.
+func TestResetUpdateIDs(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{FirstUpdateID: 5000})
+	e.fake.AddUpdate("message", userMessage(7, 1, "old"))
+	e.fake.AddUpdate("message", userMessage(7, 2, "old, never confirmed"))
+	assert.Equal(t, []int64{5000}, ids(e.updates(map[string]any{"offset": 5000, "limit": 1})))
+	e.fake.ResetUpdateIDs(3)
+	assert.Equal(t, 0, e.fake.Pending(), "the old queue is forgotten")
+	assert.Equal(t, int64(0), e.fake.Offset())
+	assert.Equal(t, int64(3), e.fake.AddUpdate("message", userMessage(7, 3, "new")))
+	assert.Equal(t, []int64{3}, ids(e.updates(map[string]any{"offset": 5001})))
+	assert.Equal(t, []int64{3}, ids(e.updates(map[string]any{"offset": 3})))
+	assert.Empty(t, e.updates(map[string]any{"offset": 4}))
+	assert.Equal(t, int64(4), e.fake.Offset())
+}
+
 func TestGetUpdatesLimit(t *testing.T) {
 	e := newEnv(t, fakeapi.Config{})
 	for i := range 5 {

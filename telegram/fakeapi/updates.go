@@ -163,6 +163,19 @@ func (s *Server) SetNextUpdateID(id int64) {
 	s.nextID = id
 }
 
+// ResetUpdateIDs does what Telegram does to a bot that had no updates for a
+// week: its queue is forgotten (the pending updates, which would have
+// expired, are dropped) and the next update gets the id next, which may be
+// far below the ids used so far. Offset starts again from 0.
+func (s *Server) ResetUpdateIDs(next int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.updates)
+	s.updates = s.updates[:0]
+	s.nextID = next
+	s.confirmed = 0
+}
+
 // Offset returns the offset confirmed so far: every update with an id below
 // it was confirmed by getUpdates and dropped. It is 0 before any
 // confirmation.
@@ -233,6 +246,35 @@ func (s *Server) dropDisallowedLocked() {
 	s.updates = kept
 }
 
+// The server's sanity limits on an offset (td's TQueue::get): one more than
+// futureSlack past the next update id is "in the future", one more than
+// pastSlack below the oldest pending update is "in the past". Either way
+// the server confirms nothing and answers from the head of its queue.
+const (
+	futureSlack = 10
+	pastSlack   = 100000
+)
+
+// resolveOffsetLocked turns a getUpdates offset into the id to answer from,
+// confirming what the offset confirms, as the real server does
+// (tdlib/telegram-bot-api Client::do_get_updates with td's TQueue::get):
+// an offset up to 10 past the next id is accepted, and updates that then
+// arrive with ids below it count as confirmed (dropped by the next call
+// with that offset); an offset further in the future, or far below the
+// queue, confirms nothing and answers from the head, with ids below the
+// offset. A negative offset was handled by the caller.
+func (s *Server) resolveOffsetLocked(offset int64) int64 {
+	head := s.nextID
+	if len(s.updates) > 0 {
+		head = s.updates[0].id
+	}
+	if offset <= 0 || offset > s.nextID+futureSlack || offset < head-pastSlack {
+		return head
+	}
+	s.confirmLocked(offset)
+	return offset
+}
+
 // confirmLocked drops the updates with an id below offset.
 func (s *Server) confirmLocked(offset int64) {
 	kept := s.updates[:0]
@@ -275,16 +317,14 @@ func (s *Server) getUpdates(ctx context.Context, p params) (any, *apiError) {
 	s.setAllowedLocked(p)
 	s.dropDisallowedLocked()
 
-	var from int64
-	switch offset := p.int("offset"); {
-	case offset < 0:
+	offset := p.int("offset")
+	if offset < 0 {
 		if n := int(-offset); len(s.updates) > n {
 			s.confirmLocked(s.updates[len(s.updates)-n].id)
 		}
-	case offset > 0:
-		s.confirmLocked(offset)
-		from = offset
+		offset = 0
 	}
+	from := s.resolveOffsetLocked(offset)
 	limit := 100
 	if p.has("limit") {
 		limit = int(min(max(p.int("limit"), 1), 100))
@@ -321,14 +361,17 @@ func (s *Server) getUpdates(ctx context.Context, p params) (any, *apiError) {
 			if w.err != nil {
 				return nil, w.err
 			}
-			return s.collectLocked(from, limit), nil
+			return s.collectLocked(s.resolveOffsetLocked(offset), limit), nil
 		}
 		if ctx.Err() != nil {
 			s.poll = nil
 			s.mu.Unlock()
 			return nil, errNoAnswer
 		}
-		res := s.collectLocked(from, limit)
+		// As on the real server, a woken poll is answered as a new call
+		// with the same offset: updates that arrived below an accepted
+		// offset are confirmed, a future offset answers from the head.
+		res := s.collectLocked(s.resolveOffsetLocked(offset), limit)
 		if len(res) > 0 || expired {
 			s.poll = nil
 			s.mu.Unlock()
