@@ -299,13 +299,8 @@ func TestUnavailableSpoolPausesPolling(t *testing.T) {
 		PollTimeout: time.Second,
 		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	stop := start(t, a)
+	defer stop()
 
 	require.Eventually(t, func() bool {
 		h := a.Health()
@@ -380,13 +375,8 @@ func TestUnreadableUpdateBecomesADeadLetter(t *testing.T) {
 		PollTimeout:  time.Second,
 		OnDeadLetter: func(kind string) { kmu.Lock(); kinds = append(kinds, kind); kmu.Unlock() },
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
+	stop := start(t, a)
+	defer stop()
 	require.Eventually(t, func() bool { return sp.Len() == 0 }, 10*time.Second, 10*time.Millisecond, "the update left the queue")
 	dls, err := a.DeadLetters()
 	require.NoError(t, err)
@@ -400,4 +390,17 @@ func TestUnreadableUpdateBecomesADeadLetter(t *testing.T) {
 	kmu.Lock()
 	assert.Equal(t, []string{adapter.DeadSpool}, kinds)
 	kmu.Unlock()
+}
+
+// start runs the adapter until the returned stop is called; stop checks
+// that Run ended without an error.
+func start(t *testing.T, a *adapter.Adapter) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }

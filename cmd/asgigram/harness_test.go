@@ -250,6 +250,15 @@ func (a *app) received() []received {
 	return append([]received(nil), a.events...)
 }
 
+// texts counts the events received per message text.
+func (a *app) texts() map[string]int {
+	n := map[string]int{}
+	for _, ev := range a.received() {
+		n[ev.text()]++
+	}
+	return n
+}
+
 func (a *app) count() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -4,11 +4,9 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,24 +48,15 @@ func TestVersion3SpoolIsUpgraded(t *testing.T) {
 	untar(t, "testdata/v3spool.tar.gz", dataDir)
 	fake, apiURL := newFake(t)
 	fake.SetNextUpdateID(51)
-	var mu sync.Mutex
-	seen := map[string]int{}
-	a := newApp(t, func(w http.ResponseWriter, ev received) {
-		mu.Lock()
-		seen[ev.text()]++
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	a := newApp(t, nil)
 	p := startBot(t, apiURL, a.srv.URL, "--data-dir", dataDir)
 	eventually(t, 20*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen) == 50
+		return len(a.texts()) == 50
 	}, "the stored updates delivered")
 	fake.AddUpdate("message", textMessage(9, 9, 1, "new"))
 	eventually(t, 20*time.Second, func() bool { return a.count() >= 51 }, "a new update delivered after them")
 	assert.Equal(t, 0, p.stop(20*time.Second))
-	for k, n := range seen {
+	for k, n := range a.texts() {
 		if strings.HasPrefix(k, "v3-") {
 			assert.Equal(t, 1, n, "%s delivered once", k)
 		}
