@@ -1,9 +1,14 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -170,7 +175,7 @@ func (c *contents) plan() *plan {
 		p.losses = append(p.losses, fmt.Sprintf("records after log record %d (the last intact one) could not be read: updates from id %d%s on, fetched after it, may be lost if Telegram had confirmed them", want-1, p.pos.offset, epochNote(p.pos.epoch)))
 		p.repeats = append(p.repeats, "finished deliveries recorded after the last intact log record are delivered again")
 	}
-	if dbUnreadable {
+	if dbUnreadable || (!c.dbExists || c.dbEmpty) && len(c.walLive) > 0 {
 		first := ""
 		for _, r := range c.walLive {
 			if len(r.ups) > 0 {
@@ -178,14 +183,14 @@ func (c *contents) plan() *plan {
 				break
 			}
 		}
-		p.losses = append(p.losses, "spool.db cannot be read: the updates that were waiting in it"+first+" and its dead letters may be lost")
+		what := "cannot be read"
+		if !dbUnreadable {
+			what = "is missing or empty"
+		}
+		p.losses = append(p.losses, "spool.db "+what+": the updates that were waiting in it"+first+" and its dead letters may be lost")
 		if len(c.walLive) > 0 {
 			p.repeats = append(p.repeats, "the log's records already applied to spool.db cannot be told from the others: updates delivered since may be delivered again")
 		}
-	}
-	if (!c.dbExists || c.dbEmpty) && len(c.walLive) > 0 {
-		p.losses = append(p.losses, "spool.db is missing or empty: the updates and dead letters it held (those not in the log) may be lost")
-		p.repeats = append(p.repeats, "the log's records already applied to spool.db cannot be told from the others: updates delivered since may be delivered again")
 	}
 	if !c.walExists && c.hasDamage(c.walPath) {
 		p.losses = append(p.losses, fmt.Sprintf("the write-ahead log is missing: updates from id %d%s on (the offset stored in spool.db), fetched since the last apply, may be lost if Telegram had confirmed them", c.dbPos.offset, epochNote(c.dbPos.epoch)))
@@ -236,4 +241,67 @@ func epochNote(epoch uint32) string {
 // hasDamage reports whether damage was found in the file at path.
 func (c *contents) hasDamage(path string) bool {
 	return slices.ContainsFunc(c.damage, func(d finding) bool { return d.Path == path })
+}
+
+// SeveralSpoolsError is returned by FindDir for a data_dir holding the
+// spools of several bots when no bot id says which.
+type SeveralSpoolsError struct {
+	DataDir string
+	BotIDs  []int64
+}
+
+func (e *SeveralSpoolsError) Error() string {
+	ids := make([]string, len(e.BotIDs))
+	for i, id := range e.BotIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return fmt.Sprintf("%s holds the spools of %d bots (%s): say which with --bot-id", e.DataDir, len(ids), strings.Join(ids, ", "))
+}
+
+// FindDir returns the spool directory dir names, for the spool commands:
+// <dir>/<botID> when botID is not 0 and it holds a spool's files; else dir
+// itself when it does (a bot's directory, or a data_dir where an earlier
+// asgigram kept its one spool); else the one bot directory under dir
+// (a directory named by digits that holds a spool's files). With several
+// and no bot id it returns *SeveralSpoolsError; with none, ErrNoSpool.
+func FindDir(dir string, botID int64) (string, error) {
+	if sub := filepath.Join(dir, strconv.FormatInt(botID, 10)); botID != 0 && holdsSpool(sub) {
+		return sub, nil
+	}
+	if holdsSpool(dir) {
+		return dir, nil
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s: %w (the directory does not exist)", dir, ErrNoSpool)
+		}
+		return "", accessError(dir, err)
+	}
+	if botID != 0 {
+		sub := filepath.Join(dir, strconv.FormatInt(botID, 10))
+		return "", fmt.Errorf("%s: %w for bot %d (neither %s nor %s there)", sub, ErrNoSpool, botID, FileName, WALName)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", accessError(dir, err)
+	}
+	var ids []int64
+	for _, e := range entries {
+		id, err := strconv.ParseInt(e.Name(), 10, 64)
+		if err != nil || !e.IsDir() || !holdsSpool(filepath.Join(dir, e.Name())) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("%s: %w (no %s or %s in it, and no bot directory holding them)", dir, ErrNoSpool, FileName, WALName)
+	case 1:
+		return filepath.Join(dir, strconv.FormatInt(ids[0], 10)), nil
+	}
+	return "", &SeveralSpoolsError{DataDir: dir, BotIDs: ids}
+}
+
+func holdsSpool(dir string) bool {
+	return exists(filepath.Join(dir, FileName)) || exists(filepath.Join(dir, WALName))
 }

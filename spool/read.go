@@ -482,7 +482,7 @@ func (c *contents) readLog(data []byte) {
 		}
 	}
 	var end int
-	c.walLive, end = intactRecords(data, c.applied)
+	c.walLive, end = intactRecords(data, c.applied, !c.dbOpened)
 	// What follows the last intact live record: nothing (a cut), zeros (a
 	// new log's), or bytes that are no intact record (damaged records, or an
 	// earlier pass's that a later record cut into).
@@ -507,9 +507,11 @@ func (c *contents) readLog(data []byte) {
 
 // intactRecords returns the intact v4 records of data whose LSN is above
 // applied and above the LSN of every intact record before them in the
-// file, in file (and so LSN) order.
-func intactRecords(data []byte, applied uint64) (recs []walRecord, end int) {
-	var out []walRecord
+// file, in file (and so LSN) order; end is where the last of them ends.
+// With all set (bbolt cannot say what it holds) it returns every intact
+// record, in LSN order: records of earlier passes may then hold the only
+// copy of updates bbolt held; those already delivered come again.
+func intactRecords(data []byte, applied uint64, all bool) (recs []walRecord, end int) {
 	var top uint64
 	for p := 0; p+walHeader <= len(data); {
 		if binary.BigEndian.Uint32(data[p:]) != walMagic {
@@ -521,14 +523,26 @@ func intactRecords(data []byte, applied uint64) (recs []walRecord, end int) {
 			p++
 			continue
 		}
-		if r.lsn > top {
-			top = r.lsn
+		if r.lsn > top || all {
+			top = max(top, r.lsn)
 			if r.lsn > applied {
-				out = append(out, r)
+				recs = append(recs, r)
 				end = p + size
 			}
 		}
 		p += size
 	}
-	return out, end
+	if all {
+		slices.SortStableFunc(recs, func(a, b walRecord) int {
+			switch {
+			case a.lsn < b.lsn:
+				return -1
+			case a.lsn > b.lsn:
+				return 1
+			}
+			return 0
+		})
+		recs = slices.CompactFunc(recs, func(a, b walRecord) bool { return a.lsn == b.lsn })
+	}
+	return recs, end
 }
