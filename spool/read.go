@@ -492,17 +492,6 @@ func (c *contents) readLog(data []byte) {
 			c.walTail = true
 		}
 	}
-	// Damaged records among the live ones: every stretch of non-zero bytes
-	// between intact records that is not an earlier pass.
-	if c.dbOpened && len(c.walLive) > 0 {
-		want := c.applied + 1
-		for _, r := range c.walLive {
-			if r.lsn != want {
-				c.damaged(c.walPath, "records %d to %d cannot be read (checksum failure or cut): the intact record %d follows", want, r.lsn-1, r.lsn)
-			}
-			want = r.lsn + 1
-		}
-	}
 }
 
 // intactRecords returns the intact v4 records of data whose LSN is above
@@ -515,7 +504,11 @@ func intactRecords(data []byte, applied uint64, all bool) (recs []walRecord, end
 	var top uint64
 	for p := 0; p+walHeader <= len(data); {
 		if binary.BigEndian.Uint32(data[p:]) != walMagic {
-			p++
+			next := nextMagic(data, p+1)
+			if next < 0 {
+				break
+			}
+			p = next
 			continue
 		}
 		r, size, ok, _ := decodeRecord(data[p:])
@@ -545,4 +538,20 @@ func intactRecords(data []byte, applied uint64, all bool) (recs []walRecord, end
 		recs = slices.CompactFunc(recs, func(a, b walRecord) bool { return a.lsn == b.lsn })
 	}
 	return recs, end
+}
+
+// magicBytes is walMagic as it is written.
+var magicBytes = binary.BigEndian.AppendUint32(nil, walMagic)
+
+// nextMagic returns where the next record magic at or after from starts in
+// data, or -1.
+func nextMagic(data []byte, from int) int {
+	if from >= len(data) {
+		return -1
+	}
+	i := bytes.Index(data[from:], magicBytes)
+	if i < 0 {
+		return -1
+	}
+	return from + i
 }

@@ -164,7 +164,7 @@ func TestSalvageFlippedLog(t *testing.T) {
 	all := idsIn(1, 3*batches)
 	rng := rand.New(rand.NewPCG(7, 8))
 	base, ends := loggedSpool(t, batches)
-	for round := range 20 {
+	for round := range 15 {
 		dir := crashCopy(t, base)
 		wal := filepath.Join(dir, spool.WALName)
 		b, err := os.ReadFile(wal)
