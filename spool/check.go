@@ -10,10 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Finding is one damage found in a spool: the file and what is wrong.
-type Finding = finding
+	"github.com/asgigram/asgigram/adapter"
+)
 
 // Report is what Inspect found in a spool directory, read without
 // changing anything.
@@ -70,13 +69,13 @@ type plan struct {
 	updates         []stored
 	inLog           int
 	dead            []deadRaw
-	pos             position
+	pos             adapter.Position
 	losses, repeats []string
 }
 
 func (p *plan) report(c *contents) *Report {
 	r := &Report{Dir: c.dir, BotID: c.botID, APIURL: redactURL(c.apiURL), Format: c.format,
-		Offset: p.pos.offset, Epoch: p.pos.epoch, Waiting: len(p.updates), InLog: p.inLog,
+		Offset: p.pos.Offset, Epoch: p.pos.Epoch, Waiting: len(p.updates), InLog: p.inLog,
 		DeadLetters: len(p.dead), Damage: c.damage, Notes: c.notes, Losses: p.losses, Repeats: p.repeats}
 	if c.apiURL == "" {
 		r.APIURL = ""
@@ -113,10 +112,12 @@ func (c *contents) plan() *plan {
 				p.losses = append(p.losses, fmt.Sprintf("updates stored in spool.db before id %d (sequence numbers below %d) could not be read: they may be lost", hi, lr.upTo))
 			case okLo:
 				upper := "on"
-				if c.dbPos.offset > lo+1 {
-					upper = fmt.Sprintf("up to id %d (the stored offset is %d)", c.dbPos.offset-1, c.dbPos.offset)
+				if c.dbPos.Offset > lo+1 {
+					upper = fmt.Sprintf("up to id %d (the stored offset is %d)", c.dbPos.Offset-1, c.dbPos.Offset)
 				}
 				p.losses = append(p.losses, fmt.Sprintf("updates stored in spool.db after id %d (sequence numbers from %d) could not be read: those from id %d %s may be lost", lo, lr.after+1, lo+1, upper))
+			case c.dbPos.Offset > 0:
+				p.losses = append(p.losses, fmt.Sprintf("no update stored in spool.db could be read: every update that was waiting there (ids below %d, the stored offset%s) may be lost", c.dbPos.Offset, epochNote(c.dbPos.Epoch)))
 			default:
 				p.losses = append(p.losses, "no update stored in spool.db could be read: every update that was waiting there may be lost")
 			}
@@ -129,7 +130,7 @@ func (c *contents) plan() *plan {
 	var lastBatchPos = c.dbPos
 	for i, r := range c.walLive {
 		if c.dbOpened && !c.walV3 && r.lsn != want {
-			lo := lastBatchPos.offset
+			lo := lastBatchPos.Offset
 			hi, bounded := int64(0), false
 			for _, later := range c.walLive[i:] {
 				if len(later.ups) > 0 {
@@ -138,15 +139,15 @@ func (c *contents) plan() *plan {
 				}
 			}
 			if !bounded {
-				if last := c.lastPos(); last.offset > 0 {
-					hi, bounded = last.offset-1, true
+				if last := c.lastPos(); last.Offset > 0 {
+					hi, bounded = last.Offset-1, true
 				}
 			}
 			switch {
 			case bounded && hi < lo:
 				p.repeats = append(p.repeats, fmt.Sprintf("log records %d to %d could not be read; no update id is missing around them, so they held no new update, but finished deliveries they recorded are delivered again", want, r.lsn-1))
 			case bounded:
-				p.losses = append(p.losses, fmt.Sprintf("log records %d to %d could not be read: updates between id %d and id %d%s may be lost", want, r.lsn-1, lo, hi, epochNote(lastBatchPos.epoch)))
+				p.losses = append(p.losses, fmt.Sprintf("log records %d to %d could not be read: updates between id %d and id %d%s may be lost", want, r.lsn-1, lo, hi, epochNote(lastBatchPos.Epoch)))
 			default:
 				p.losses = append(p.losses, fmt.Sprintf("log records %d to %d could not be read: updates from id %d on may be lost", want, r.lsn-1, lo))
 			}
@@ -160,7 +161,7 @@ func (c *contents) plan() *plan {
 				fromLog[u.seq] = true
 			}
 			if r.next > 0 {
-				lastBatchPos = position{r.next, r.epoch}
+				lastBatchPos = adapter.Position{Offset: r.next, Epoch: r.epoch}
 			}
 		case recRemoval:
 			for _, seq := range r.removed {
@@ -172,7 +173,7 @@ func (c *contents) plan() *plan {
 	// Damage at the log's end that no later intact record bounds: a cut, or
 	// records after the last intact one.
 	if c.walDamagedAtEnd() {
-		p.losses = append(p.losses, fmt.Sprintf("records after log record %d (the last intact one) could not be read: updates from id %d%s on, fetched after it, may be lost if Telegram had confirmed them", want-1, p.pos.offset, epochNote(p.pos.epoch)))
+		p.losses = append(p.losses, fmt.Sprintf("records after log record %d (the last intact one) could not be read: updates from id %d%s on, fetched after it, may be lost if Telegram had confirmed them", want-1, p.pos.Offset, epochNote(p.pos.Epoch)))
 		p.repeats = append(p.repeats, "finished deliveries recorded after the last intact log record are delivered again")
 	}
 	if dbUnreadable || (!c.dbExists || c.dbEmpty) && len(c.walLive) > 0 {
@@ -193,7 +194,7 @@ func (c *contents) plan() *plan {
 		}
 	}
 	if !c.walExists && c.hasDamage(c.walPath) {
-		p.losses = append(p.losses, fmt.Sprintf("the write-ahead log is missing: updates from id %d%s on (the offset stored in spool.db), fetched since the last apply, may be lost if Telegram had confirmed them", c.dbPos.offset, epochNote(c.dbPos.epoch)))
+		p.losses = append(p.losses, fmt.Sprintf("the write-ahead log is missing: updates from id %d%s on (the offset stored in spool.db), fetched since the last apply, may be lost if Telegram had confirmed them", c.dbPos.Offset, epochNote(c.dbPos.Epoch)))
 		p.repeats = append(p.repeats, "finished deliveries recorded only in the missing log are delivered again")
 	}
 	for _, u := range bySeq {
@@ -216,10 +217,10 @@ func (c *contents) plan() *plan {
 
 // lastPos is the position of the last intact batch record that has one,
 // else bbolt's.
-func (c *contents) lastPos() position {
+func (c *contents) lastPos() adapter.Position {
 	for i := len(c.walLive) - 1; i >= 0; i-- {
 		if r := c.walLive[i]; r.kind == recBatch && r.next > 0 {
-			return position{r.next, r.epoch}
+			return adapter.Position{Offset: r.next, Epoch: r.epoch}
 		}
 	}
 	return c.dbPos
@@ -240,7 +241,7 @@ func epochNote(epoch uint32) string {
 
 // hasDamage reports whether damage was found in the file at path.
 func (c *contents) hasDamage(path string) bool {
-	return slices.ContainsFunc(c.damage, func(d finding) bool { return d.Path == path })
+	return slices.ContainsFunc(c.damage, func(d Finding) bool { return d.Path == path })
 }
 
 // SeveralSpoolsError is returned by FindDir for a data_dir holding the

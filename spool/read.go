@@ -15,6 +15,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/asgigram/asgigram/adapter"
 )
 
 // Reading a spool without changing it, for `asgigram spool check` and
@@ -62,7 +64,7 @@ type contents struct {
 	format            string
 	botID             int64
 	apiURL            string
-	dbPos             position
+	dbPos             adapter.Position
 	applied           uint64
 	clean             bool
 
@@ -78,24 +80,17 @@ type contents struct {
 	walTail   bool // bytes after the last intact live record may be lost records
 	walV3     bool
 
-	damage []finding
+	damage []Finding
 	notes  []string
 }
 
-// position is an offset and its epoch (adapter.Position without the import
-// cycle's worries).
-type position struct {
-	offset int64
-	epoch  uint32
-}
-
-// finding is one damage found: the file and what is wrong.
-type finding struct {
+// Finding is one damage found in a spool: the file and what is wrong.
+type Finding struct {
 	Path, What string
 }
 
 func (c *contents) damaged(path, format string, args ...any) {
-	c.damage = append(c.damage, finding{path, fmt.Sprintf(format, args...)})
+	c.damage = append(c.damage, Finding{path, fmt.Sprintf(format, args...)})
 }
 
 func (c *contents) close() {
@@ -294,8 +289,7 @@ func (c *contents) readDB(lockTimeout time.Duration) error {
 				c.botID = int64(binary.BigEndian.Uint64(v))
 			}
 			c.apiURL = string(m.Get(keyAPIURL))
-			p := getPosition(m)
-			c.dbPos = position{p.Offset, p.Epoch}
+			c.dbPos = getPosition(m)
 			if v := m.Get(keyLSN); len(v) == 8 {
 				c.applied = binary.BigEndian.Uint64(v)
 			}

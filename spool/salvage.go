@@ -50,7 +50,7 @@ func Salvage(dir string) (*SalvageReport, error) {
 	if !rep.Damaged() {
 		return rep, ErrNotDamaged
 	}
-	if len(p.updates) == 0 && len(p.dead) == 0 && p.pos.offset == 0 {
+	if len(p.updates) == 0 && len(p.dead) == 0 && p.pos.Offset == 0 {
 		return rep, ErrNothingSalvaged
 	}
 
@@ -114,8 +114,8 @@ func writeSalvaged(dir string, c *contents, p *plan) error {
 			return err
 		}
 	}
-	if p.pos.offset > 0 {
-		if _, err := s.Append(nil, adapter.Position{Offset: p.pos.offset, Epoch: p.pos.epoch}); err != nil {
+	if p.pos.Offset > 0 {
+		if _, err := s.Append(nil, p.pos); err != nil {
 			s.Close()
 			return err
 		}
