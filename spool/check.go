@@ -101,6 +101,9 @@ func (c *contents) plan() *plan {
 	// bbolt's unreadable stretches, bounded by the records around them.
 	dbUnreadable := c.dbExists && !c.dbEmpty && !c.dbOpened && c.dbForeign == ""
 	for _, lr := range c.dbLost {
+		if c.pagesRead && c.pagesUnknown == 0 {
+			break // every page in use was read directly: nothing is missing
+		}
 		switch lr.bucket {
 		case string(bucketUpdates):
 			lo, okLo := idOf(lr.after)
@@ -117,12 +120,17 @@ func (c *contents) plan() *plan {
 				}
 				p.losses = append(p.losses, fmt.Sprintf("updates stored in spool.db after id %d (sequence numbers from %d) could not be read: those from id %d %s may be lost", lo, lr.after+1, lo+1, upper))
 			case c.dbPos.Offset > 0:
-				p.losses = append(p.losses, fmt.Sprintf("no update stored in spool.db could be read: every update that was waiting there (ids below %d, the stored offset%s) may be lost", c.dbPos.Offset, epochNote(c.dbPos.Epoch)))
+				p.losses = append(p.losses, fmt.Sprintf("bbolt could not read the updates stored in spool.db: every update that was waiting there (ids below %d, the stored offset%s) may be lost", c.dbPos.Offset, epochNote(c.dbPos.Epoch)))
 			default:
-				p.losses = append(p.losses, "no update stored in spool.db could be read: every update that was waiting there may be lost")
+				p.losses = append(p.losses, "bbolt could not read the updates stored in spool.db: every update that was waiting there may be lost")
 			}
 		case string(bucketDead):
 			p.losses = append(p.losses, fmt.Sprintf("dead letters stored after #%d and before #%d could not be read", lr.after, lr.upTo))
+		default:
+			continue
+		}
+		if c.pagesRead {
+			p.losses[len(p.losses)-1] += fmt.Sprintf(" (reading its pages directly recovered what bbolt could not reach: only the records of %d damaged pages are missing)", c.pagesUnknown)
 		}
 	}
 	// The log's live records, in LSN order.
@@ -176,7 +184,11 @@ func (c *contents) plan() *plan {
 		p.losses = append(p.losses, fmt.Sprintf("records after log record %d (the last intact one) could not be read: updates from id %d%s on, fetched after it, may be lost if Telegram had confirmed them", want-1, p.pos.Offset, epochNote(p.pos.Epoch)))
 		p.repeats = append(p.repeats, "finished deliveries recorded after the last intact log record are delivered again")
 	}
-	if dbUnreadable || (!c.dbExists || c.dbEmpty) && len(c.walLive) > 0 {
+	if dbUnreadable && c.pagesRead && c.pagesUnknown == 0 {
+		if len(c.walLive) > 0 {
+			p.repeats = append(p.repeats, "the log's records already applied to spool.db cannot be told from the others: updates delivered since may be delivered again")
+		}
+	} else if dbUnreadable || (!c.dbExists || c.dbEmpty) && len(c.walLive) > 0 {
 		first := ""
 		for _, r := range c.walLive {
 			if len(r.ups) > 0 {

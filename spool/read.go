@@ -73,6 +73,9 @@ type contents struct {
 	dbLost   []lostRange
 	dbFaults []string
 
+	pagesRead    bool // the pages were read directly (pages.go)
+	pagesUnknown int  // damaged pages found then
+
 	walExists bool
 	walSize   int
 	walLive   []walRecord // intact records above applied, in LSN order
@@ -270,6 +273,7 @@ func (c *contents) readDB(lockTimeout time.Duration) error {
 		if metaErr == nil {
 			c.damaged(c.dbPath, "bbolt cannot open it: %v", err)
 		}
+		c.notes = append(c.notes, c.addPages())
 		return nil
 	}
 	defer db.Close()
@@ -306,6 +310,7 @@ func (c *contents) readDB(lockTimeout time.Duration) error {
 	})
 	if err != nil {
 		c.damaged(c.dbPath, "reading its meta data failed: %v", damageText(err))
+		c.notes = append(c.notes, c.addPages())
 		return nil
 	}
 	if !c.dbOpened {
@@ -335,6 +340,9 @@ func (c *contents) readDB(lockTimeout time.Duration) error {
 		c.dead = append(c.dead, deadRaw{id: binary.BigEndian.Uint64(k), raw: bytes.Clone(v)})
 	})
 	c.readBucket(db, bucketIDs, func(_, _ []byte) {})
+	if len(c.dbLost) > 0 {
+		c.notes = append(c.notes, c.addPages())
+	}
 	if metaErr != nil || len(c.dbLost) > 0 {
 		return nil // the check would read the damage again, in a goroutine where a fault cannot be caught
 	}
