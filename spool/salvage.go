@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -82,7 +81,8 @@ func Salvage(dir string) (*SalvageReport, error) {
 		undo()
 		return rep, fmt.Errorf("spool: %w", accessError(dir, err))
 	}
-	if err := writeSalvaged(dir, c, p); err != nil {
+	n, err := writeSalvaged(dir, c, p)
+	if err != nil {
 		// The new files are removed only when their names are still ours.
 		os.Remove(c.dbPath)
 		os.Remove(c.walPath)
@@ -90,16 +90,18 @@ func Salvage(dir string) (*SalvageReport, error) {
 		rep.Kept = nil
 		return rep, fmt.Errorf("writing the new spool (the damaged files are back in place, unchanged): %w", err)
 	}
+	rep.Waiting, rep.InLog = n, 0 // an update found twice is stored once
 	return rep, nil
 }
 
 // writeSalvaged writes the plan into a new spool in dir through the same
 // path as fetched updates (Append, in fetch order), so that the new spool
-// is what Open expects; the dead letters keep their ids and bytes.
-func writeSalvaged(dir string, c *contents, p *plan) error {
+// is what Open expects; the dead letters keep their ids and bytes. It
+// returns how many updates the new spool holds.
+func writeSalvaged(dir string, c *contents, p *plan) (int, error) {
 	s, err := Open(dir, Options{BotID: c.botID, APIURL: c.apiURL, LockTimeout: time.Second})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	const chunk = 1000
 	for i := 0; i < len(p.updates); {
@@ -111,13 +113,13 @@ func writeSalvaged(dir string, c *contents, p *plan) error {
 		}
 		if _, err := s.Append(ups, adapter.Position{Epoch: epoch}); err != nil {
 			s.Close()
-			return err
+			return 0, err
 		}
 	}
 	if p.pos.Offset > 0 {
 		if _, err := s.Append(nil, p.pos); err != nil {
 			s.Close()
-			return err
+			return 0, err
 		}
 	}
 	if len(p.dead) > 0 {
@@ -134,30 +136,20 @@ func writeSalvaged(dir string, c *contents, p *plan) error {
 		})
 		if err != nil {
 			s.Close()
-			return err
+			return 0, err
 		}
 	}
 	if err := s.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	// The new spool must be sound: read it back as check does.
 	after, err := readSpool(dir, time.Second)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	after.close()
 	if len(after.damage) > 0 {
-		return fmt.Errorf("the new spool reads back damaged: %s: %s", after.damage[0].Path, after.damage[0].What)
+		return 0, fmt.Errorf("the new spool reads back damaged: %s: %s", after.damage[0].Path, after.damage[0].What)
 	}
-	return fileSync(filepath.Join(dir, FileName))
-}
-
-// fileSync syncs the file at path.
-func fileSync(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return len(after.updates), nil
 }
