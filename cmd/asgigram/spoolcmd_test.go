@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,4 +164,40 @@ func TestSpoolCommandExitCodes(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(empty, spool.FileName))
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "not a bbolt file", "left as it was")
+}
+
+// TestSpoolCommandAccessError: a spool the user may not read is an access
+// error naming the path (exit 1), not damage.
+func TestSpoolCommandAccessError(t *testing.T) {
+	dir := botSpool(t, t.TempDir(), 111)
+	wal := filepath.Join(dir, spool.WALName)
+	require.NoError(t, os.Chmod(wal, 0))
+	var code int
+	var out string
+	if os.Geteuid() != 0 {
+		code, out = runSpoolCmd(t, "check", "--data-dir", dir)
+	} else {
+		// root reads any file: run the binary as nobody.
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("running as root without setpriv: a permission error cannot be made here")
+		}
+		require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+		require.NoError(t, os.Chmod(dir, 0o755))
+		require.NoError(t, os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755))
+		bin := filepath.Join(t.TempDir(), "asgigram")
+		b, err := os.ReadFile(binPath)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(bin, b, 0o755))
+		require.NoError(t, os.Chmod(filepath.Dir(bin), 0o755))
+		require.NoError(t, os.Chmod(filepath.Dir(filepath.Dir(bin)), 0o755))
+		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "spool", "check", "--data-dir", dir)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent"}
+		raw, _ := cmd.CombinedOutput()
+		code, out = cmd.ProcessState.ExitCode(), string(raw)
+	}
+	assert.Equal(t, ExitFailure, code, out)
+	assert.Contains(t, out, "access error")
+	assert.Contains(t, out, wal)
+	assert.Contains(t, out, "permission denied")
 }
