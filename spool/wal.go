@@ -67,6 +67,10 @@ const (
 	recRemoval = 2
 )
 
+// walCutBelow is the size below which a log was cut: walPrealloc (a fuzz
+// test lowers it, to read logs of a size it can mutate quickly).
+var walCutBelow = walPrealloc
+
 var (
 	keyLSN     = []byte("wal_lsn")
 	keyClean   = []byte("clean_lsn")
@@ -236,18 +240,15 @@ func scanLog(data []byte, applied uint64) logScan {
 	case len(sc.live) > 0 && sc.live[0].lsn != applied+1:
 		sc.damage = fmt.Sprintf("records %d to %d are missing (the log starts at record %d, bbolt holds up to %d)", applied+1, sc.live[0].lsn-1, sc.live[0].lsn, applied)
 		return sc
-	case len(data) < walPrealloc:
-		sc.damage = fmt.Sprintf("the log is %d bytes, shorter than the %d it is created with: it was cut", len(data), walPrealloc)
+	case len(data) < walCutBelow:
+		sc.damage = fmt.Sprintf("the log is %d bytes, shorter than the %d it is created with: it was cut", len(data), walCutBelow)
 		return sc
 	}
 	// Anything after the chain end must be older than the chain, or an
 	// unsynced tail: a synced batch record with a higher LSN after it means
 	// the chain was broken in the middle.
 	floor := max(last, applied)
-	for p := pos + 1; p+walHeader <= len(data); p++ {
-		if binary.BigEndian.Uint32(data[p:]) != walMagic {
-			continue
-		}
+	for p := nextMagic(data, pos+1); p >= 0 && p+walHeader <= len(data); p = nextMagic(data, p+1) {
 		r, _, ok, _ := decodeRecord(data[p:])
 		if ok && r.kind == recBatch && r.lsn > floor {
 			sc.damage = fmt.Sprintf("record %d at byte %d is intact but the record before it (at byte %d) is not: the log is damaged in the middle", r.lsn, p, pos)

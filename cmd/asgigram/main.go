@@ -66,6 +66,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 			return m.runDev(ctx, args[1:])
 		case "deadletters":
 			return m.runDeadLetters(args[1:])
+		case "spool":
+			return m.runSpool(args[1:])
 		}
 	}
 	cfg, err := config.Load(args, m.Stderr)
