@@ -83,6 +83,24 @@ func TestDamagedLogIsRefused(t *testing.T) {
 	}
 }
 
+// TestDamagedEndOfLogIsRefused: the last two records both damaged is not a
+// torn write (the second was written after the first was whole): the
+// earlier record's updates were confirmed to Telegram, so it is refused.
+func TestDamagedEndOfLogIsRefused(t *testing.T) {
+	const batches = 6
+	dir, ends := loggedSpool(t, batches)
+	wal := filepath.Join(dir, spool.WALName)
+	b, err := os.ReadFile(wal)
+	require.NoError(t, err)
+	for _, rec := range []int{batches - 2, batches - 1} {
+		b[ends[rec]-1] ^= 0xff // the last payload byte of each
+	}
+	require.NoError(t, os.WriteFile(wal, b, 0o600))
+	_, err = spool.Open(dir, spool.Options{})
+	require.ErrorIs(t, err, spool.ErrDamaged)
+	assert.Contains(t, err.Error(), "written after it")
+}
+
 // TestCutLogIsRefused cuts the log at random places.
 func TestCutLogIsRefused(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -258,7 +258,16 @@ func scanLog(data []byte, applied uint64) logScan {
 	if pos < len(data) && !past {
 		if hdr := data[pos:min(pos+walHeader, len(data))]; len(hdr) == walHeader && binary.BigEndian.Uint32(hdr) == walMagic &&
 			binary.BigEndian.Uint64(hdr[4:]) == floor+1 {
-			sc.torn = int(binary.BigEndian.Uint32(hdr[12:])) + walHeader
+			size := int(binary.BigEndian.Uint32(hdr[12:])) + walHeader
+			// The next record's header right after it says this one was
+			// written whole before it: damaged, not torn (even when the next
+			// one is damaged too).
+			if at := pos + size; at > pos && at+walHeader <= len(data) && binary.BigEndian.Uint32(data[at:]) == walMagic &&
+				binary.BigEndian.Uint64(data[at+4:]) == floor+2 {
+				sc.damage = fmt.Sprintf("record %d at byte %d is damaged, and record %d was written after it: the log is damaged at its end", floor+1, pos, floor+2)
+				return sc
+			}
+			sc.torn = size
 		}
 	} else if past {
 		sc.torn = len(data) - pos
