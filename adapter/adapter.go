@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -123,6 +124,12 @@ type Options struct {
 	// OnDeadLetter, when set, is called for every dead letter kept, with
 	// its kind. It must not block.
 	OnDeadLetter func(kind string)
+	// Redact is applied to the error text of every dead letter before it
+	// is stored: it removes the secrets (the bot token, quoted back by the
+	// application or a proxy) and masks URLs. The update and the reply
+	// events are the users' data and are stored as they are. Nil masks
+	// URLs only.
+	Redact func(string) string
 }
 
 // Trace describes one finished delivery.
@@ -212,6 +219,9 @@ func (a *Adapter) Pending() int { return int(a.pending.Load()) }
 func New(opt Options) *Adapter {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Redact == nil {
+		opt.Redact = redact.URLsIn
 	}
 	if opt.MaxConcurrency < 1 {
 		opt.MaxConcurrency = 64

@@ -34,6 +34,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 // Config is asgigram's whole configuration.
@@ -572,6 +574,9 @@ func (c Config) Redacted() map[string]any {
 		if s.secret && v != "" {
 			v = redacted
 		}
+		if s.key == "app_url" {
+			v = redact.URL(c.AppURL)
+		}
 		m[s.key] = v
 	}
 	return m
@@ -1109,6 +1114,9 @@ func (c *Config) Validate() error {
 	for _, tok := range []struct{ key, value string }{{"send_token", c.SendToken}, {"admin_token", c.AdminToken}} {
 		if strings.ContainsFunc(tok.value, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return fieldErr(tok.key, "must not contain spaces or control characters (it is sent as a Bearer token)")
+		}
+		if tok.value != "" && len(tok.value) < redact.MinSecret {
+			return fieldErr(tok.key, "must be at least %d characters, got %d: use a long random string (openssl rand -hex 32)", redact.MinSecret, len(tok.value))
 		}
 	}
 	if c.AdminToken != "" && c.AdminToken == c.SendToken {

@@ -24,6 +24,7 @@ import (
 	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/config"
 	"github.com/asgigram/asgigram/httpapp"
+	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/metrics"
 	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/spool"
@@ -99,32 +100,21 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 }
 
 // newLogger builds the slog logger of cfg. As a last line of defence it
-// removes the bot token and the other secrets from every string it prints.
+// removes the bot token and the other secrets from every string it prints,
+// and masks the userinfo and query values of every URL.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	var secrets []string
-	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken} {
-		if s != "" {
-			secrets = append(secrets, s, "[redacted]")
-		}
-	}
-	var scrub *strings.Replacer
-	if len(secrets) > 0 {
-		scrub = strings.NewReplacer(secrets...)
-	}
+	scrub := secretsOf(cfg)
 	opts := &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if scrub == nil {
-				return a
-			}
 			switch a.Value.Kind() {
 			case slog.KindString:
-				a.Value = slog.StringValue(scrub.Replace(a.Value.String()))
+				a.Value = slog.StringValue(scrub.Text(a.Value.String()))
 			case slog.KindAny:
 				if err, ok := a.Value.Any().(error); ok {
-					a.Value = slog.StringValue(scrub.Replace(err.Error()))
+					a.Value = slog.StringValue(scrub.Text(err.Error()))
 				}
 			}
 			return a
@@ -134,6 +124,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secretsOf returns the redaction of cfg's secrets: the bot token (and its
+// part after ':'), the app_secret, the send_token and the admin_token.
+func secretsOf(cfg config.Config) redact.Secrets {
+	return redact.New(cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken)
 }
 
 // runOptions let the dev mode reuse run.
@@ -246,6 +242,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		OnSend:               ro.onSend,
 		OnReceived:           mx.Received,
 		OnDeadLetter:         mx.DeadLetter,
+		Redact:               secretsOf(cfg).Text,
 	})
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
@@ -262,7 +259,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", cfg.AppURL)
+	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL))
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The adapter runs until ctx ends (then drains within shutdown_grace),
