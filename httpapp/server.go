@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -37,6 +38,16 @@ type RouterOptions struct {
 	// UploadLimit bounds a multipart/form-data /send body (default 50 MiB,
 	// Telegram's own cap on uploads).
 	UploadLimit int64
+	// BodyTimeout bounds the arrival of a request body (a JSON /send, the
+	// first part of an upload) and the reading of an answer (default 10s).
+	BodyTimeout time.Duration
+	// MinRate is the least average rate, in bytes per second after a first
+	// BodyTimeout, of a multipart /send body and of a /file download
+	// (default 64 KiB/s).
+	MinRate int64
+	// HandlerTime is the most a handler waits before it answers: the
+	// send_timeout of Bot API calls (default 30s).
+	HandlerTime time.Duration
 	// Logger receives handler errors; never a token.
 	Logger *slog.Logger
 	// Routes, when set, adds routes (the dev mode's endpoints).
@@ -64,8 +75,17 @@ func NewRouter(opt RouterOptions) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = defaultBodyTimeout
+	}
+	if opt.MinRate <= 0 {
+		opt.MinRate = defaultMinRate
+	}
+	if opt.HandlerTime <= 0 {
+		opt.HandlerTime = defaultHandlerTime
+	}
 	r := chi.NewRouter()
-	r.Use(recoverJSON(opt.Logger))
+	r.Use(recoverJSON(opt.Logger), deadlines(opt.BodyTimeout, opt.HandlerTime))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /file/{file_id}, GET /healthz, /readyz and /metrics"})
 	})
@@ -187,6 +207,10 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusRequestEntityTooLarge, apiError{Description: fmt.Sprintf("body larger than the limit of %d bytes (send_body_limit)", mbe.Limit)})
 			return
 		}
+		if isTimeout(err) {
+			bodyTimedOut(w, fmt.Sprintf("the body did not arrive within %s (send_body_timeout)", h.opt.BodyTimeout))
+			return
+		}
 		writeError(w, http.StatusBadRequest, apiError{Description: "reading body: " + err.Error()})
 		return
 	}
@@ -196,6 +220,7 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := h.opt.Sender.Send(r.Context(), p, events)
+	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.failWith(w, err, results)
 		return

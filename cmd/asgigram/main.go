@@ -244,11 +244,18 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		OnDeadLetter:         mx.DeadLetter,
 		Redact:               secretsOf(cfg).Text,
 	})
+	if warn := cfg.ResolveMaxConnections(config.OpenFileLimit()); warn != "" {
+		log.Warn(warn)
+	}
+	limited := httpapp.LimitListener(ln, cfg.MaxConnections, log.With("system", "http"))
 	srv := &http.Server{
 		Handler: httpapp.NewRouter(httpapp.RouterOptions{
 			Sender:      ad,
 			BodyLimit:   cfg.SendBodyLimit,
 			UploadLimit: cfg.UploadLimit,
+			BodyTimeout: cfg.SendBodyTimeout,
+			MinRate:     cfg.UploadMinRate,
+			HandlerTime: cfg.SendTimeout,
 			Logger:      log.With("system", "http"),
 			Routes:      ro.routes,
 			Health:      ad.Health,
@@ -256,10 +263,12 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 			Admin:       ad,
 			AdminToken:  cfg.AdminToken,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.SendBodyTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ConnState:         limited.ConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL))
+	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The adapter runs until ctx ends (then drains within shutdown_grace),
@@ -270,7 +279,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		return ad.Run(gctx)
 	})
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil
