@@ -5,9 +5,10 @@ import "fmt"
 // The local server's connections share the process's open files with the
 // outbound side. The budget, in descriptors:
 //
-//	fdBase                 the process itself: stdio, the listener, the
-//	                       spool's files and directory, the runtime's poller,
-//	                       DNS and a margin
+//	fdBase (48)            the process itself (stdio, the listener, the
+//	                       spool's files and directory, the runtime's
+//	                       poller, getUpdates, DNS), up to 16 connections
+//	                       being refused with a 503, and a margin
 //	+ 2 × max_concurrency  each delivery holds a connection to the
 //	                       application and, for its reply's calls, one to
 //	                       the Bot API (getUpdates fits in the margin)
@@ -17,7 +18,7 @@ import "fmt"
 // DefaultMaxConnections solves it for max_connections, so that inbound
 // clients can never take the descriptors deliveries and Bot API calls need.
 const (
-	fdBase = 32
+	fdBase = 48
 	// maxDerivedConnections caps the derived default: past it a higher
 	// open-file limit buys memory use, not service.
 	maxDerivedConnections = 10000
@@ -35,7 +36,7 @@ func FilesNeeded(maxConnections, maxConcurrency int) uint64 {
 }
 
 // DefaultMaxConnections derives max_connections from the open-file limit
-// nofile: (nofile − 32 − 2 × maxConcurrency) / 2, at least 16 and at most
+// nofile: (nofile − 48 − 2 × maxConcurrency) / 2, at least 16 and at most
 // 10,000. An unknown limit (0) gives 10,000.
 func DefaultMaxConnections(nofile uint64, maxConcurrency int) int {
 	if nofile == 0 {

@@ -36,8 +36,8 @@ func TestMaxConnectionsLeavesRoomForTheOutboundSide(t *testing.T) {
 func TestResolveMaxConnectionsWarnsWhenTheLimitIsLow(t *testing.T) {
 	c := config.Default()
 	warn := c.ResolveMaxConnections(256)
-	if c.MaxConnections != 48 {
-		t.Errorf("MaxConnections = %d, want 48", c.MaxConnections)
+	if c.MaxConnections != 40 {
+		t.Errorf("MaxConnections = %d, want 40", c.MaxConnections)
 	}
 	if !strings.Contains(warn, "LimitNOFILE=") {
 		t.Errorf("warning %q does not say what to set", warn)

@@ -1,6 +1,7 @@
 package httpapp
 
 import (
+	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ type Listener struct {
 	mu    sync.Mutex
 	conns map[*limitedConn]struct{}
 
+	refusing chan struct{}
 	refused  atomic.Int64 // since the last warning
 	lastWarn atomic.Int64 // unix nanoseconds
 }
@@ -42,7 +44,8 @@ func LimitListener(ln net.Listener, n int, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{Listener: ln, max: max(n, 1), log: log, conns: make(map[*limitedConn]struct{})}
+	return &Listener{Listener: ln, max: max(n, 1), log: log, conns: make(map[*limitedConn]struct{}),
+		refusing: make(chan struct{}, maxRefusing)}
 }
 
 // Open returns the number of open connections.
@@ -99,13 +102,29 @@ var busy = func() []byte {
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-// refuse answers 503 on a connection over the cap and closes it. A fresh
-// socket's send buffer is empty, so the write does not wait; the deadline
-// is there in case it would.
+// refusing bounds the refusals in progress: each holds its connection for
+// up to refuseWait, reading the request so that the client, which writes
+// it first, reads the 503 rather than a reset. Past the bound a refused
+// connection is closed at once.
+const (
+	maxRefusing = 16
+	refuseWait  = time.Second
+)
+
+// refuse answers 503 on a connection over the cap and closes it.
 func (l *Listener) refuse(c net.Conn) {
-	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = c.Write(busy)
-	_ = c.Close()
+	select {
+	case l.refusing <- struct{}{}:
+		go func() {
+			defer func() { <-l.refusing }()
+			_ = c.SetDeadline(time.Now().Add(refuseWait))
+			readHead(c)
+			_, _ = c.Write(busy)
+			_ = c.Close()
+		}()
+	default:
+		_ = c.Close()
+	}
 	n := l.refused.Add(1)
 	now := time.Now().UnixNano()
 	last := l.lastWarn.Load()
@@ -113,6 +132,20 @@ func (l *Listener) refuse(c net.Conn) {
 		l.refused.Add(-n)
 		l.log.Warn("the local server is at max_connections: new connections are answered 503 while none is idle (raise max_connections and the open-file limit, or find the clients that hold connections)",
 			"max_connections", l.max, "refused", n)
+	}
+}
+
+// readHead reads until the end of a request's headers (a blank line), at
+// most 8 KiB, or until the connection's deadline.
+func readHead(c net.Conn) {
+	buf := make([]byte, 8<<10)
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if bytes.Contains(buf[max(0, n-m-3):n], []byte("\r\n\r\n")) || err != nil {
+			return
+		}
 	}
 }
 
