@@ -210,28 +210,34 @@ func TestSlowClientsCannotStarveTheDaemon(t *testing.T) {
 			flowedNS.Store(int64(time.Since(loadStart)))
 		}
 	}()
+	var probes sync.WaitGroup
+	var probeMu sync.Mutex
 	for (echoed() < load.updates || !closed()) && time.Now().Before(deadline) {
-		start := time.Now()
-		answered := false
-		for time.Since(start) < 30*time.Second {
-			resp, err := probe.Get(base + "/healthz")
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					answered = true
-					break
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			start := time.Now()
+			for time.Since(start) < 30*time.Second {
+				resp, err := probe.Get(base + "/healthz")
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						probeMu.Lock()
+						latencies = append(latencies, time.Since(start))
+						probeMu.Unlock()
+						return
+					}
 				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if answered {
-			latencies = append(latencies, time.Since(start))
-		} else {
+			probeMu.Lock()
 			unanswered++
-		}
+			probeMu.Unlock()
+		}()
 		time.Sleep(200 * time.Millisecond)
 	}
+	probes.Wait()
 	flowed := time.Duration(flowedNS.Load())
 	// What the server did not close by now, it never closes.
 	givenUp.Store(true)
