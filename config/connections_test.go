@@ -16,8 +16,8 @@ func TestMaxConnectionsLeavesRoomForTheOutboundSide(t *testing.T) {
 		conc   int
 		want   int
 	}{
-		{256, 64, 48},          // (256 - 32 - 128) / 2
-		{1024, 64, 432},        // (1024 - 32 - 128) / 2
+		{256, 64, 40},          // (256 - 48 - 128) / 2
+		{1024, 64, 424},        // (1024 - 48 - 128) / 2
 		{65536, 64, 10000},     // capped
 		{0, 64, 10000},         // unknown limit
 		{100, 64, 16},          // below the reserve: the floor
