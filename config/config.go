@@ -122,6 +122,8 @@ type Config struct {
 	// UploadLimit is the largest multipart/form-data /send body (an event
 	// with files), in bytes.
 	UploadLimit int64
+	// SendMaxEvents bounds the events of one /send request.
+	SendMaxEvents int
 	// SendBodyTimeout bounds the time a client of the local server takes to
 	// send a request's headers and a JSON body, and to read the answer.
 	SendBodyTimeout time.Duration
@@ -300,6 +302,7 @@ func Default() Config {
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1 << 20,
 		UploadLimit:      50 << 20,
+		SendMaxEvents:    100,
 		SendBodyTimeout:  10 * time.Second,
 		UploadMinRate:    64 << 10,
 		IdleTimeout:      60 * time.Second,
@@ -430,6 +433,9 @@ var settings = []setting{
 	{key: "upload_limit", arg: "SIZE",
 		help:  "largest multipart/form-data /send body (an event with files to upload): bytes, or 10MiB, 50MiB",
 		field: func(c *Config) any { return (*byteSize)(&c.UploadLimit) }},
+	{key: "send_max_events", arg: "N",
+		help:  "events one /send request may carry at most; past it 400",
+		field: func(c *Config) any { return &c.SendMaxEvents }},
 	{key: "send_body_timeout", arg: "DURATION",
 		help:  "the most a client of the local server takes to send a request's headers and JSON body, and to read the answer",
 		field: func(c *Config) any { return &c.SendBodyTimeout }},
@@ -1175,6 +1181,7 @@ func (c *Config) Validate() error {
 		{"send_timeout", c.SendTimeout <= 0, "must be more than 0s, got %s"},
 		{"send_body_limit", c.SendBodyLimit <= 0, "must be more than 0 bytes, got %d"},
 		{"upload_limit", c.UploadLimit <= 0, "must be more than 0 bytes, got %d"},
+		{"send_max_events", c.SendMaxEvents < 1, "must be at least 1, got %d"},
 		{"send_body_timeout", c.SendBodyTimeout <= 0, "must be more than 0s, got %s"},
 		{"upload_min_rate", c.UploadMinRate <= 0, "must be more than 0 bytes per second, got %d"},
 		{"idle_timeout", c.IdleTimeout <= 0, "must be more than 0s, got %s"},

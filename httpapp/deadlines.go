@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// Default deadlines of the local server (config holds the defaults of the
-// settings; these apply to a RouterOptions left empty).
+// Defaults of a RouterOptions left empty (config holds the defaults of
+// the settings).
 const (
 	defaultBodyTimeout = 10 * time.Second
 	defaultMinRate     = 64 << 10
 	defaultHandlerTime = 30 * time.Second
+	defaultMaxEvents   = 100
 )
 
 // deadlines bounds every request with http.ResponseController, per route

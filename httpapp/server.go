@@ -38,6 +38,8 @@ type RouterOptions struct {
 	// UploadLimit bounds a multipart/form-data /send body (default 50 MiB,
 	// Telegram's own cap on uploads).
 	UploadLimit int64
+	// MaxEvents bounds the events of one /send request (default 100).
+	MaxEvents int
 	// BodyTimeout bounds the arrival of a request body (a JSON /send, the
 	// first part of an upload) and the reading of an answer (default 10s).
 	BodyTimeout time.Duration
@@ -77,6 +79,9 @@ func NewRouter(opt RouterOptions) http.Handler {
 	}
 	if opt.BodyTimeout <= 0 {
 		opt.BodyTimeout = defaultBodyTimeout
+	}
+	if opt.MaxEvents <= 0 {
+		opt.MaxEvents = defaultMaxEvents
 	}
 	if opt.MinRate <= 0 {
 		opt.MinRate = defaultMinRate
@@ -217,6 +222,10 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	events, err := adapter.SplitEvents(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, apiError{Description: err.Error()})
+		return
+	}
+	if len(events) > h.opt.MaxEvents {
+		writeError(w, http.StatusBadRequest, apiError{Description: fmt.Sprintf("%d events in one request, more than the limit of %d (send_max_events): nothing was sent; split the array", len(events), h.opt.MaxEvents)})
 		return
 	}
 	results, err := h.opt.Sender.Send(r.Context(), p, events)

@@ -253,6 +253,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 			Sender:      ad,
 			BodyLimit:   cfg.SendBodyLimit,
 			UploadLimit: cfg.UploadLimit,
+			MaxEvents:   cfg.SendMaxEvents,
 			BodyTimeout: cfg.SendBodyTimeout,
 			MinRate:     cfg.UploadMinRate,
 			HandlerTime: cfg.SendTimeout,
