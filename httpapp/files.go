@@ -191,7 +191,9 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
 	if name := path.Base(f.FilePath); name != "." && name != "/" {
-		if cd := mime.FormatMediaType("inline", map[string]string{"filename": name}); cd != "" {
+		// attachment, never inline: a file a user sent (an .html one) must
+		// not be rendered by a browser as if the local server served it.
+		if cd := mime.FormatMediaType("attachment", map[string]string{"filename": name}); cd != "" {
 			hd.Set("Content-Disposition", cd)
 		}
 	}
