@@ -269,6 +269,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		ConnState:         limited.ConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if warn := httpapp.ExposureWarning(ln.Addr().String(), cfg.AdminToken != ""); warn != "" {
+		log.Warn(warn)
+	}
 	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections)
 
 	g, gctx := errgroup.WithContext(ctx)
