@@ -608,8 +608,8 @@ func (c Config) Redacted() map[string]any {
 		if s.secret && v != "" {
 			v = redacted
 		}
-		if s.key == "app_url" {
-			v = redact.URL(c.AppURL)
+		if u, ok := v.(string); ok && u != "" && (s.key == "app_url" || s.key == "api_url" || s.key == "public_url") {
+			v = redact.URL(u) // keys in userinfo or the query never show
 		}
 		m[s.key] = v
 	}

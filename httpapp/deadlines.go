@@ -8,15 +8,6 @@ import (
 	"time"
 )
 
-// Defaults of a RouterOptions left empty (config holds the defaults of
-// the settings).
-const (
-	defaultBodyTimeout = 10 * time.Second
-	defaultMinRate     = 64 << 10
-	defaultHandlerTime = 30 * time.Second
-	defaultMaxEvents   = 100
-)
-
 // deadlines bounds every request with http.ResponseController, per route
 // rather than server-wide, so that a long upload or download is bounded by
 // its rate and not cut off: the body must arrive within bodyTimeout, and
@@ -35,9 +26,12 @@ func deadlines(bodyTimeout, handlerTime time.Duration) func(http.Handler) http.H
 	}
 }
 
-// answerWithin gives the answer bodyTimeout from now to be read.
+// answerWithin gives the answer bodyTimeout from now to be read (0: no
+// deadline).
 func answerWithin(w http.ResponseWriter, bodyTimeout time.Duration) {
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(bodyTimeout))
+	if bodyTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(bodyTimeout))
+	}
 }
 
 // isTimeout reports a read that ended at its deadline.
@@ -74,7 +68,12 @@ type rateReader struct {
 	d rateDeadline
 }
 
-func newRateReader(w http.ResponseWriter, body io.ReadCloser, grace time.Duration, rate int64) *rateReader {
+// newRateReader returns body read under a rateDeadline; body itself when
+// grace or rate is 0 (no bound).
+func newRateReader(w http.ResponseWriter, body io.ReadCloser, grace time.Duration, rate int64) io.ReadCloser {
+	if grace <= 0 || rate <= 0 {
+		return body
+	}
 	rc := http.NewResponseController(w)
 	r := &rateReader{ReadCloser: body, d: rateDeadline{set: rc.SetReadDeadline, start: time.Now(), grace: grace, rate: rate}}
 	r.d.advance(0)
@@ -93,7 +92,12 @@ type rateWriter struct {
 	d rateDeadline
 }
 
-func newRateWriter(w http.ResponseWriter, grace time.Duration, rate int64) *rateWriter {
+// newRateWriter returns w written under a rateDeadline; w itself when
+// grace or rate is 0 (no bound).
+func newRateWriter(w http.ResponseWriter, grace time.Duration, rate int64) io.Writer {
+	if grace <= 0 || rate <= 0 {
+		return w
+	}
 	rc := http.NewResponseController(w)
 	rw := &rateWriter{w: w, d: rateDeadline{set: rc.SetWriteDeadline, start: time.Now(), grace: grace, rate: rate}}
 	rw.d.advance(0)

@@ -55,7 +55,9 @@ func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adap
 	}
 	// The body may take long when it is large: it must keep up MinRate
 	// after a first BodyTimeout, and the answer waits until it is read.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	if h.opt.BodyTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	}
 	r.Body = http.MaxBytesReader(w, newRateReader(w, r.Body, h.opt.BodyTimeout, h.opt.MinRate), limit)
 	event, files, err := h.readUpload(r)
 	answerWithin(w, h.opt.BodyTimeout+h.opt.HandlerTime)

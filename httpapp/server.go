@@ -38,17 +38,19 @@ type RouterOptions struct {
 	// UploadLimit bounds a multipart/form-data /send body (default 50 MiB,
 	// Telegram's own cap on uploads).
 	UploadLimit int64
-	// MaxEvents bounds the events of one /send request (default 100).
+	// MaxEvents bounds the events of one /send request (send_max_events;
+	// 0: no bound).
 	MaxEvents int
-	// BodyTimeout bounds the arrival of a request body (a JSON /send, the
-	// first part of an upload) and the reading of an answer (default 10s).
+	// BodyTimeout bounds the arrival of headers and of a request body (a
+	// JSON /send, the first part of an upload), and the reading of an
+	// answer (send_body_timeout; 0: no deadlines at all).
 	BodyTimeout time.Duration
 	// MinRate is the least average rate, in bytes per second after a first
 	// BodyTimeout, of a multipart /send body and of a /file download
-	// (default 64 KiB/s).
+	// (upload_min_rate; 0: no bound).
 	MinRate int64
-	// HandlerTime is the most a handler waits before it answers: the
-	// send_timeout of Bot API calls (default 30s).
+	// HandlerTime is the most a handler waits before it answers
+	// (send_timeout), allowed for in the deadline of the answer.
 	HandlerTime time.Duration
 	// Logger receives handler errors; never a token.
 	Logger *slog.Logger
@@ -77,20 +79,11 @@ func NewRouter(opt RouterOptions) http.Handler {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opt.BodyTimeout <= 0 {
-		opt.BodyTimeout = defaultBodyTimeout
-	}
-	if opt.MaxEvents <= 0 {
-		opt.MaxEvents = defaultMaxEvents
-	}
-	if opt.MinRate <= 0 {
-		opt.MinRate = defaultMinRate
-	}
-	if opt.HandlerTime <= 0 {
-		opt.HandlerTime = defaultHandlerTime
-	}
 	r := chi.NewRouter()
-	r.Use(recoverJSON(opt.Logger), deadlines(opt.BodyTimeout, opt.HandlerTime))
+	r.Use(recoverJSON(opt.Logger))
+	if opt.BodyTimeout > 0 {
+		r.Use(deadlines(opt.BodyTimeout, opt.HandlerTime))
+	}
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /file/{file_id}, GET /healthz, /readyz and /metrics"})
 	})
@@ -224,7 +217,7 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Description: err.Error()})
 		return
 	}
-	if len(events) > h.opt.MaxEvents {
+	if h.opt.MaxEvents > 0 && len(events) > h.opt.MaxEvents {
 		writeError(w, http.StatusBadRequest, apiError{Description: fmt.Sprintf("%d events in one request, more than the limit of %d (send_max_events): nothing was sent; split the array", len(events), h.opt.MaxEvents)})
 		return
 	}
