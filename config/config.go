@@ -446,7 +446,7 @@ var settings = []setting{
 		help:  "close a keep-alive connection of the local server after this long without a request",
 		field: func(c *Config) any { return &c.IdleTimeout }},
 	{key: "max_connections", arg: "N", def: "derived from the open-file limit",
-		help:  "open connections of the local server at most; past it an idle keep-alive connection is closed, else the new one is answered 503",
+		help:  "open connections of the local server at most; past it the longest-idle keep-alive connection is closed, else the new one gets one request served apart (/healthz and /readyz answered, anything else 503)",
 		field: func(c *Config) any { return &c.MaxConnections }},
 	{key: "pacing", arg: boolArg,
 		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",

@@ -1,11 +1,9 @@
 package httpapp
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,12 +12,16 @@ import (
 // Listener caps the open connections of the local server, so that clients
 // cannot take the open files the outbound side (deliveries, Bot API calls)
 // needs. At the cap, a new connection closes the longest-idle keep-alive
-// connection to make room; when none is idle, the new one is answered 503
-// at once and closed.
+// connection to make room. When none is idle, the new one gets one request
+// served apart, on a connection of its own that closes after it: GET
+// /healthz and /readyz are answered (a supervisor's probe keeps working
+// while clients hold every place), anything else gets 503 with
+// Retry-After. At most 16 such connections are open at once, each for at
+// most a second; past that a new connection is closed at once.
 //
 // golang.org/x/net/netutil.LimitListener cannot do this: it stops calling
 // Accept at the cap, so new clients (a /healthz probe among them) wait in
-// the kernel's queue behind every stalled one until a slot frees, and it
+// the kernel's queue behind every stalled one until a place frees, and it
 // cannot tell an idle keep-alive connection, which may be closed at any
 // time, from one serving a request.
 //
@@ -33,19 +35,42 @@ type Listener struct {
 	mu    sync.Mutex
 	conns map[*limitedConn]struct{}
 
-	refusing chan struct{}
-	refused  atomic.Int64 // since the last warning
-	lastWarn atomic.Int64 // unix nanoseconds
+	refusing chan struct{} // a place per connection served apart
+	overflow *chanListener // the connections served apart
+	spare    *http.Server  // serves them
+	refused  atomic.Int64  // since the last warning
+	lastWarn atomic.Int64  // unix nanoseconds
 }
 
 // LimitListener returns ln capped at n open connections (at least 1).
-// Refusals are logged on log at most once a minute, with their count.
-func LimitListener(ln net.Listener, n int, log *slog.Logger) *Listener {
+// Over the cap, probes (GET /healthz, /readyz) are served by probes (nil:
+// none is). Refusals are logged on log at most once a minute, with their
+// count.
+func LimitListener(ln net.Listener, n int, probes http.Handler, log *slog.Logger) *Listener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{Listener: ln, max: max(n, 1), log: log, conns: make(map[*limitedConn]struct{}),
-		refusing: make(chan struct{}, maxRefusing)}
+	l := &Listener{Listener: ln, max: max(n, 1), log: log, conns: make(map[*limitedConn]struct{}),
+		refusing: make(chan struct{}, maxRefusing),
+		overflow: &chanListener{addr: ln.Addr(), conns: make(chan net.Conn, maxRefusing), done: make(chan struct{})}}
+	l.spare = &http.Server{
+		Handler:           overflowHandler(probes),
+		ReadHeaderTimeout: refuseWait,
+		ReadTimeout:       refuseWait,
+		WriteTimeout:      refuseWait,
+		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+	l.spare.SetKeepAlivesEnabled(false)
+	go func() { _ = l.spare.Serve(l.overflow) }() // returns when Close closes l.overflow
+	return l
+}
+
+// Close closes the listener and the server of connections over the cap.
+func (l *Listener) Close() error {
+	err := l.Listener.Close()
+	_ = l.overflow.Close()
+	_ = l.spare.Close()
+	return err
 }
 
 // Open returns the number of open connections.
@@ -95,33 +120,32 @@ func (l *Listener) idlestLocked() *limitedConn {
 	return best
 }
 
-// busy is the whole answer to a connection over the cap.
-var busy = func() []byte {
-	body := `{"ok":false,"description":"too many connections: the local server is at max_connections"}` + "\n"
-	return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-}()
-
-// refusing bounds the refusals in progress: each holds its connection for
-// up to refuseWait, reading the request so that the client, which writes
-// it first, reads the 503 rather than a reset. Past the bound a refused
-// connection is closed at once.
+// refusing bounds the connections served apart: each is open for at most
+// refuseWait.
 const (
 	maxRefusing = 16
 	refuseWait  = time.Second
 )
 
-// refuse answers 503 on a connection over the cap and closes it.
+// overflowHandler answers a request over the cap: probes are served,
+// anything else gets 503.
+func overflowHandler(probes http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes != nil && r.Method == http.MethodGet && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz") {
+			probes.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, apiError{Description: "too many connections: the local server is at max_connections"})
+	})
+}
+
+// refuse hands a connection over the cap to the server of connections
+// apart, or closes it when that one is full.
 func (l *Listener) refuse(c net.Conn) {
 	select {
 	case l.refusing <- struct{}{}:
-		go func() {
-			defer func() { <-l.refusing }()
-			_ = c.SetDeadline(time.Now().Add(refuseWait))
-			readHead(c)
-			_, _ = c.Write(busy)
-			_ = c.Close()
-		}()
+		l.overflow.conns <- &releasedConn{Conn: c, release: func() { <-l.refusing }}
 	default:
 		_ = c.Close()
 	}
@@ -130,24 +154,46 @@ func (l *Listener) refuse(c net.Conn) {
 	last := l.lastWarn.Load()
 	if now-last >= int64(time.Minute) && l.lastWarn.CompareAndSwap(last, now) {
 		l.refused.Add(-n)
-		l.log.Warn("the local server is at max_connections: new connections are answered 503 while none is idle (raise max_connections and the open-file limit, or find the clients that hold connections)",
+		l.log.Warn("the local server is at max_connections: new connections get one request served apart (probes answered, the rest 503) while none is idle; raise max_connections and the open-file limit, or find the clients that hold connections",
 			"max_connections", l.max, "refused", n)
 	}
 }
 
-// readHead reads until the end of a request's headers (a blank line), at
-// most 8 KiB, or until the connection's deadline.
-func readHead(c net.Conn) {
-	buf := make([]byte, 8<<10)
-	n := 0
-	for n < len(buf) {
-		m, err := c.Read(buf[n:])
-		n += m
-		if bytes.Contains(buf[max(0, n-m-3):n], []byte("\r\n\r\n")) || err != nil {
-			return
-		}
+// releasedConn gives its place back when closed.
+type releasedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *releasedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// chanListener is a net.Listener of the connections sent on conns.
+type chanListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
 	}
 }
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // ConnState records which connections are idle; set it as the
 // http.Server's ConnState.

@@ -22,7 +22,7 @@ func serveCapped(t *testing.T, h http.Handler, maxConns int, idle time.Duration)
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	lim := httpapp.LimitListener(ln, maxConns, nil)
+	lim := httpapp.LimitListener(ln, maxConns, h, nil)
 	srv := &http.Server{Handler: h, ConnState: lim.ConnState, IdleTimeout: idle, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(lim) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -85,7 +85,8 @@ func TestListenerClosesIdleConnectionsToMakeRoom(t *testing.T) {
 }
 
 // TestListenerRefusesWhenNoneIsIdle: at the cap with every connection
-// busy, a new one is answered 503 at once instead of waiting in a queue.
+// busy, a new one is served apart at once instead of waiting in a queue:
+// a probe of /healthz or /readyz is answered, anything else gets 503.
 func TestListenerRefusesWhenNoneIsIdle(t *testing.T) {
 	addr, _ := serveCapped(t, httpapp.NewRouter(httpapp.RouterOptions{Sender: stubSender{}, BodyTimeout: time.Minute}), 2, time.Minute)
 	stalled := "POST /send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
@@ -93,9 +94,18 @@ func TestListenerRefusesWhenNoneIsIdle(t *testing.T) {
 		rawRequest(t, addr, stalled)
 	}
 	time.Sleep(100 * time.Millisecond) // let the server take both (a wait for nothing to happen)
+
 	c, br := rawRequest(t, addr, getHealthz)
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err, "the probe gets an answer, not a wait")
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode, "a probe is answered over the cap")
+	assert.True(t, resp.Close, "and its connection closes")
+
+	c, br = rawRequest(t, addr, "POST /send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err = http.ReadResponse(br, nil)
 	require.NoError(t, err, "the refused client gets an answer, not a wait")
 	defer resp.Body.Close()
 	assert.Equal(t, 503, resp.StatusCode)
@@ -105,6 +115,9 @@ func TestListenerRefusesWhenNoneIsIdle(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
 	assert.Contains(t, body.Description, "max_connections")
+
+	c, _ = rawRequest(t, addr, "GET /healthz HTTP/1.1\r\n")
+	assert.True(t, closedWithin(c, 5*time.Second), "a connection over the cap that stalls is closed")
 }
 
 // TestStalledBodiesAreCutAtTheirDeadline: a client that sends headers and

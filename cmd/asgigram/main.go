@@ -247,23 +247,25 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	if warn := cfg.ResolveMaxConnections(config.OpenFileLimit()); warn != "" {
 		log.Warn(warn)
 	}
-	limited := httpapp.LimitListener(ln, cfg.MaxConnections, log.With("system", "http"))
+	router := httpapp.NewRouter(httpapp.RouterOptions{
+		Sender:      ad,
+		BodyLimit:   cfg.SendBodyLimit,
+		UploadLimit: cfg.UploadLimit,
+		MaxEvents:   cfg.SendMaxEvents,
+		BodyTimeout: cfg.SendBodyTimeout,
+		MinRate:     cfg.UploadMinRate,
+		HandlerTime: cfg.SendTimeout,
+		Logger:      log.With("system", "http"),
+		Routes:      ro.routes,
+		Health:      ad.Health,
+		Metrics:     mx.Handler(),
+		Admin:       ad,
+		AdminToken:  cfg.AdminToken,
+	})
+	// Over max_connections, probes are still answered (see LimitListener).
+	limited := httpapp.LimitListener(ln, cfg.MaxConnections, router, log.With("system", "http"))
 	srv := &http.Server{
-		Handler: httpapp.NewRouter(httpapp.RouterOptions{
-			Sender:      ad,
-			BodyLimit:   cfg.SendBodyLimit,
-			UploadLimit: cfg.UploadLimit,
-			MaxEvents:   cfg.SendMaxEvents,
-			BodyTimeout: cfg.SendBodyTimeout,
-			MinRate:     cfg.UploadMinRate,
-			HandlerTime: cfg.SendTimeout,
-			Logger:      log.With("system", "http"),
-			Routes:      ro.routes,
-			Health:      ad.Health,
-			Metrics:     mx.Handler(),
-			Admin:       ad,
-			AdminToken:  cfg.AdminToken,
-		}),
+		Handler:           router,
 		ReadHeaderTimeout: cfg.SendBodyTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		ConnState:         limited.ConnState,
