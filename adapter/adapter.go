@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -131,6 +132,12 @@ type Options struct {
 	// OnUpdateIDReset, when set, is called every time Telegram's update ids
 	// went down and a new epoch started (see Position). It must not block.
 	OnUpdateIDReset func()
+	// Redact is applied to the error text of every dead letter before it
+	// is stored: it removes the secrets (the bot token, quoted back by the
+	// application or a proxy) and masks URLs. The update and the reply
+	// events are the users' data and are stored as they are. Nil masks
+	// URLs only.
+	Redact func(string) string
 }
 
 // Trace describes one finished delivery.
@@ -226,6 +233,9 @@ func (a *Adapter) Pending() int { return int(a.pending.Load()) }
 func New(opt Options) *Adapter {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Redact == nil {
+		opt.Redact = redact.URLsIn
 	}
 	if opt.MaxConcurrency < 1 {
 		opt.MaxConcurrency = 64

@@ -187,6 +187,7 @@ func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
 		return
 	}
 	dl.UpdateID, dl.Epoch, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Epoch, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
+	dl.Error = a.opt.Redact(dl.Error)
 	kept, dropped, err := a.dead.Bury(dl)
 	if err != nil {
 		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(ev.Raw))

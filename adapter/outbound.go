@@ -185,7 +185,7 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 		params["chat_id"] = chatID
 		defaulted = true
 	}
-	c.chatKey = chatKey(chatID)
+	c.chatKey = telegram.ChatKey(chatID)
 	// A business chat's calls go through its business connection, when they
 	// target the scope's own chat.
 	if s != nil && s.BusinessConnectionID != "" && info.BusinessConnection {
@@ -194,15 +194,6 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 		}
 	}
 	return c, nil
-}
-
-// chatKey normalises a chat_id (123, "123", "@name") for per-chat ordering.
-func chatKey(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.ToLower(s)
-	}
-	return string(bytes.TrimSpace(raw))
 }
 
 // Executor carries out outbound events: validation, defaults, and calls in

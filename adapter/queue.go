@@ -344,7 +344,7 @@ func (q *spoolQueue) work(ctx context.Context) {
 // damaged on disk) as a dead letter of kind spool, never removing it in
 // silence.
 func (q *spoolQueue) buryUnreadable(key string, u Update, cause error) {
-	dl := DeadLetter{Kind: DeadSpool, UpdateID: u.ID, Epoch: u.Epoch, Scope: key, Error: cause.Error(), FirstAttempt: time.Now(), FailedAt: time.Now()}
+	dl := DeadLetter{Kind: DeadSpool, UpdateID: u.ID, Epoch: u.Epoch, Scope: key, Error: q.a.opt.Redact(cause.Error()), FirstAttempt: time.Now(), FailedAt: time.Now()}
 	if json.Valid(u.Raw) {
 		dl.Update = u.Raw
 	} else {

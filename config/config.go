@@ -36,6 +36,8 @@ import (
 
 	"github.com/asgigram/asgigram/telegram"
 	"github.com/spf13/viper"
+
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 // Config is asgigram's whole configuration.
@@ -122,6 +124,21 @@ type Config struct {
 	// UploadLimit is the largest multipart/form-data /send body (an event
 	// with files), in bytes.
 	UploadLimit int64
+	// SendMaxEvents bounds the events of one /send request.
+	SendMaxEvents int
+	// SendBodyTimeout bounds the time a client of the local server takes to
+	// send a request's headers and a JSON body, and to read the answer.
+	SendBodyTimeout time.Duration
+	// UploadMinRate is the least rate, in bytes per second, at which a
+	// multipart /send body must arrive (and a /file download be read),
+	// beyond a first SendBodyTimeout.
+	UploadMinRate int64
+	// IdleTimeout closes a keep-alive connection of the local server after
+	// this long without a request.
+	IdleTimeout time.Duration
+	// MaxConnections caps the local server's open connections. 0 derives
+	// it from the open-file limit (see ResolveMaxConnections).
+	MaxConnections int
 	// Pacing keeps outbound calls inside Telegram's rate limits. Off is for
 	// a local Bot API server or benchmarks.
 	Pacing bool
@@ -287,6 +304,10 @@ func Default() Config {
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1 << 20,
 		UploadLimit:      50 << 20,
+		SendMaxEvents:    100,
+		SendBodyTimeout:  10 * time.Second,
+		UploadMinRate:    64 << 10,
+		IdleTimeout:      60 * time.Second,
 		Pacing:           true,
 		PacingChatRate:   Rate{1, time.Second},
 		PacingChatBurst:  3,
@@ -414,6 +435,21 @@ var settings = []setting{
 	{key: "upload_limit", arg: "SIZE",
 		help:  "largest multipart/form-data /send body (an event with files to upload): bytes, or 10MiB, 50MiB",
 		field: func(c *Config) any { return (*byteSize)(&c.UploadLimit) }},
+	{key: "send_max_events", arg: "N",
+		help:  "events one /send request may carry at most; past it 400",
+		field: func(c *Config) any { return &c.SendMaxEvents }},
+	{key: "send_body_timeout", arg: "DURATION",
+		help:  "the most a client of the local server takes to send a request's headers and JSON body, and to read the answer",
+		field: func(c *Config) any { return &c.SendBodyTimeout }},
+	{key: "upload_min_rate", arg: "SIZE",
+		help:  "bytes per second a multipart /send body must arrive at (and a /file download be read at), after a first send_body_timeout",
+		field: func(c *Config) any { return (*byteSize)(&c.UploadMinRate) }},
+	{key: "idle_timeout", arg: "DURATION",
+		help:  "close a keep-alive connection of the local server after this long without a request",
+		field: func(c *Config) any { return &c.IdleTimeout }},
+	{key: "max_connections", arg: "N", def: "derived from the open-file limit",
+		help:  "open connections of the local server at most; past it the longest-idle keep-alive connection is closed, else the new one gets one request served apart (/healthz and /readyz answered, anything else 503)",
+		field: func(c *Config) any { return &c.MaxConnections }},
 	{key: "pacing", arg: boolArg,
 		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",
 		field: func(c *Config) any { return &c.Pacing }},
@@ -573,6 +609,9 @@ func (c Config) Redacted() map[string]any {
 		v := display(&c, s)
 		if s.secret && v != "" {
 			v = redacted
+		}
+		if u, ok := v.(string); ok && u != "" && (s.key == "app_url" || s.key == "api_url" || s.key == "public_url") {
+			v = redact.URL(u) // keys in userinfo or the query never show
 		}
 		m[s.key] = v
 	}
@@ -1112,6 +1151,9 @@ func (c *Config) Validate() error {
 		if strings.ContainsFunc(tok.value, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return fieldErr(tok.key, "must not contain spaces or control characters (it is sent as a Bearer token)")
 		}
+		if tok.value != "" && len(tok.value) < redact.MinSecret {
+			return fieldErr(tok.key, "must be at least %d characters, got %d: use a long random string (openssl rand -hex 32)", redact.MinSecret, len(tok.value))
+		}
 	}
 	if c.AdminToken != "" && c.AdminToken == c.SendToken {
 		return fieldErr("admin_token", "must differ from send_token: the send_token must not unlock the admin endpoints")
@@ -1141,6 +1183,11 @@ func (c *Config) Validate() error {
 		{"send_timeout", c.SendTimeout <= 0, "must be more than 0s, got %s"},
 		{"send_body_limit", c.SendBodyLimit <= 0, "must be more than 0 bytes, got %d"},
 		{"upload_limit", c.UploadLimit <= 0, "must be more than 0 bytes, got %d"},
+		{"send_max_events", c.SendMaxEvents < 1, "must be at least 1, got %d"},
+		{"send_body_timeout", c.SendBodyTimeout <= 0, "must be more than 0s, got %s"},
+		{"upload_min_rate", c.UploadMinRate <= 0, "must be more than 0 bytes per second, got %d"},
+		{"idle_timeout", c.IdleTimeout <= 0, "must be more than 0s, got %s"},
+		{"max_connections", c.MaxConnections < 0, "must be 0 (derived from the open-file limit) or more, got %d"},
 		{"spool_max", c.SpoolMax < 100, "must be at least 100, got %d"},
 		{"spool_memory", c.SpoolMemory < 0, "must be 0 or more bytes, got %d"},
 		{"deadletter_max", c.DeadletterMax < 1, "must be at least 1, got %d"},

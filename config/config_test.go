@@ -133,6 +133,10 @@ func TestDefault(t *testing.T) {
 		SendTimeout:      30 * time.Second,
 		SendBodyLimit:    1048576,
 		UploadLimit:      52428800,
+		SendMaxEvents:    100,
+		SendBodyTimeout:  10 * time.Second,
+		UploadMinRate:    65536,
+		IdleTimeout:      60 * time.Second,
 		Pacing:           true,
 		PacingChatRate:   config.Rate{N: 1, Per: time.Second},
 		PacingChatBurst:  3,
@@ -602,14 +606,14 @@ func TestTokenNeverShown(t *testing.T) {
 		}
 	})
 	t.Run("printing a Config", func(t *testing.T) {
-		c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret,
-			"ASGIGRAM_ADMIN_TOKEN": "admin-secret"}, testToken, testAppURL)
+		c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret-0123456789", "ASGIGRAM_APP_SECRET": testSecret,
+			"ASGIGRAM_ADMIN_TOKEN": "admin-secret-0123456789"}, testToken, testAppURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 			out := fmt.Sprintf(format, c)
-			for _, s := range []string{secret, "send-secret", testSecret, "admin-secret"} {
+			for _, s := range []string{secret, "send-secret-0123456789", testSecret, "admin-secret-0123456789"} {
 				if strings.Contains(out, s) {
 					t.Errorf("Sprintf(%q) shows a secret: %s", format, out)
 				}
@@ -820,13 +824,14 @@ func TestRedacted(t *testing.T) {
 	keys := []string{"token", "token_file", "app_url", "api_url", "listen", "public_url", "app_secret",
 		"send_token", "poll_timeout", "allowed_updates", "max_concurrency", "scope_idle_timeout", "max_scopes",
 		"app_timeout", "app_max_attempts", "app_max_elapsed", "send_timeout", "send_body_limit", "upload_limit",
+		"send_max_events", "send_body_timeout", "upload_min_rate", "idle_timeout", "max_connections",
 		"shutdown_grace", "log_level", "log_format",
 		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
 		"spool_memory", "deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
 		"pacing_global_rate", "pacing_queue"}
 
-	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret", "ASGIGRAM_APP_SECRET": testSecret,
-		"ASGIGRAM_ADMIN_TOKEN": "admin-secret"}, testToken, testAppURL)
+	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret-0123456789", "ASGIGRAM_APP_SECRET": testSecret,
+		"ASGIGRAM_ADMIN_TOKEN": "admin-secret-0123456789"}, testToken, testAppURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -853,6 +858,11 @@ func TestRedacted(t *testing.T) {
 		"max_scopes":              100000,
 		"send_body_limit":         int64(1048576),
 		"upload_limit":            int64(52428800),
+		"send_max_events":         100,
+		"send_body_timeout":       "10s",
+		"upload_min_rate":         int64(65536),
+		"idle_timeout":            "1m",
+		"max_connections":         0,
 		"allowed_updates":         config.AllUpdateKinds,
 		"log_level":               "info",
 		"pacing":                  true,
@@ -1319,15 +1329,15 @@ func TestDefaultDataDir(t *testing.T) {
 
 func TestAdminToken(t *testing.T) {
 	t.Run("set", func(t *testing.T) {
-		file := writeFile(t, "c.yaml", "admin_token: from-file\n")
-		c, _, err := load(t, map[string]string{"ASGIGRAM_ADMIN_TOKEN": "from-env"}, testToken, testAppURL, "--config", file)
+		file := writeFile(t, "c.yaml", "admin_token: from-file-0123456789\n")
+		c, _, err := load(t, map[string]string{"ASGIGRAM_ADMIN_TOKEN": "from-env-0123456789"}, testToken, testAppURL, "--config", file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.AdminToken != "from-env" {
+		if c.AdminToken != "from-env-0123456789" {
 			t.Error("AdminToken is not the environment's")
 		}
-		if c.Redacted()["admin_token"] != "[redacted]" || strings.Contains(c.String(), "from-env") {
+		if c.Redacted()["admin_token"] != "[redacted]" || strings.Contains(c.String(), "from-env-0123456789") {
 			t.Errorf("admin_token shows: %v", c)
 		}
 	})
@@ -1347,7 +1357,8 @@ func TestAdminToken(t *testing.T) {
 	}{
 		{"space", "admin secret", "", "spaces"},
 		{"control", "admin\tsecret", "", "control characters"},
-		{"same as send_token", "shared-secret", "shared-secret", "must differ from send_token"},
+		{"same as send_token", "shared-secret-0123456789", "shared-secret-0123456789", "must differ from send_token"},
+		{"8 characters", "abcdefgh", "", "at least 16 characters"},
 	} {
 		t.Run("bad "+tt.name, func(t *testing.T) {
 			env := map[string]string{"ASGIGRAM_ADMIN_TOKEN": tt.env}
@@ -1362,11 +1373,34 @@ func TestAdminToken(t *testing.T) {
 		})
 	}
 
+	t.Run("short send_token", func(t *testing.T) {
+		_, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "0123456789abcde"}, testToken, testAppURL)
+		wantFieldErr(t, err, "send_token", "at least 16 characters")
+	})
+
 	t.Run("wrong type does not show it", func(t *testing.T) {
 		_, _, err := load(t, nil, testToken, testAppURL, "--config", writeFile(t, "c.yaml", "admin_token: [\"admin-secret\"]\n"))
 		wantFieldErr(t, err, "admin_token", "expected a string")
-		if strings.Contains(err.Error(), "admin-secret") {
+		if strings.Contains(err.Error(), "admin-secret-0123456789") {
 			t.Errorf("err %q shows the token", err)
 		}
 	})
+}
+
+func TestRedactedMasksTheKeysOfAppURL(t *testing.T) {
+	c, _, err := load(t, nil, testToken, "https://fn-user:fn-pass@fn.example/api/hook?code=fn-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Redacted()["app_url"], "https://***@fn.example/api/hook?code=***"; got != want {
+		t.Errorf("Redacted app_url = %q, want %q", got, want)
+	}
+	for _, s := range []string{"fn-user", "fn-pass", "fn-key"} {
+		if strings.Contains(c.String(), s) {
+			t.Errorf("String() shows %q: %s", s, c)
+		}
+	}
+	if c.AppURL != "https://fn-user:fn-pass@fn.example/api/hook?code=fn-key" {
+		t.Errorf("AppURL itself changed: %q", c.AppURL)
+	}
 }

@@ -14,11 +14,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/internal/httpbody"
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 var _ adapter.App = (*Client)(nil)
@@ -175,6 +177,12 @@ func (c *Client) attempt(ctx context.Context, req adapter.AppRequest) (resp adap
 	}
 	r, err := c.hc.Do(hr)
 	if err != nil {
+		// The error names the URL: keys in its userinfo or query must not
+		// reach a log line or a dead letter.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact.URL(ue.URL)
+		}
 		return resp, 0, err
 	}
 	defer r.Body.Close()
@@ -192,7 +200,7 @@ func (c *Client) attempt(ctx context.Context, req adapter.AppRequest) (resp adap
 		resp.Body = body
 		return resp, 0, nil
 	case r.StatusCode >= 300 && r.StatusCode < 400:
-		return resp, 0, &finalError{msg: fmt.Sprintf("redirect to %q not followed: point app_url at the final URL", r.Header.Get("Location"))}
+		return resp, 0, &finalError{msg: fmt.Sprintf("redirect to %q not followed: point app_url at the final URL", redact.URL(r.Header.Get("Location")))}
 	case r.StatusCode == http.StatusRequestTimeout, r.StatusCode == http.StatusTooManyRequests, r.StatusCode >= 500:
 		io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10)) // reuse the connection
 		return resp, parseRetryAfter(r.Header.Get("Retry-After")), fmt.Errorf("HTTP %s", r.Status)

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -52,14 +53,22 @@ func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adap
 		tooLarge()
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	// The body may take long when it is large: it must keep up MinRate
+	// after a first BodyTimeout, and the answer waits until it is read.
+	if h.opt.BodyTimeout > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	}
+	r.Body = http.MaxBytesReader(w, newRateReader(w, r.Body, h.opt.BodyTimeout, h.opt.MinRate), limit)
 	event, files, err := h.readUpload(r)
+	answerWithin(w, h.opt.BodyTimeout+h.opt.HandlerTime)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		var ue *uploadError
 		switch {
 		case errors.As(err, &mbe):
 			tooLarge()
+		case isTimeout(err):
+			bodyTimedOut(w, fmt.Sprintf("the upload fell behind %d bytes per second after %s (upload_min_rate, send_body_timeout)", h.opt.MinRate, h.opt.BodyTimeout))
 		case errors.As(err, &ue):
 			writeError(w, ue.status, apiError{Description: ue.msg})
 		default:
@@ -68,6 +77,7 @@ func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adap
 		return
 	}
 	res, err := up.SendFiles(r.Context(), p, event, files)
+	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -183,14 +193,19 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Length", strconv.FormatInt(d.Size, 10))
 	}
 	if name := path.Base(f.FilePath); name != "." && name != "/" {
-		if cd := mime.FormatMediaType("inline", map[string]string{"filename": name}); cd != "" {
+		// attachment, never inline: a file a user sent (an .html one) must
+		// not be rendered by a browser as if the local server served it.
+		if cd := mime.FormatMediaType("attachment", map[string]string{"filename": name}); cd != "" {
 			hd.Set("Content-Disposition", cd)
 		}
 	}
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "private")
+	// A download is bounded by its rate, not by a fixed time: a client
+	// reading slower than MinRate (after a first BodyTimeout) is cut off.
+	out := newRateWriter(w, h.opt.BodyTimeout, h.opt.MinRate)
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, d.Body); err != nil {
+	if _, err := io.Copy(out, d.Body); err != nil {
 		if r.Context().Err() != nil {
 			h.opt.Logger.Debug("file download interrupted: the client went away", "file_id", fileID, "error", err)
 		} else {

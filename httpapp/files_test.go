@@ -173,6 +173,8 @@ func TestFileEndpoint(t *testing.T) {
 		switch fileID {
 		case "photo":
 			return telegram.File{FilePath: "photos/file_1.jpg"}, &telegram.Download{Body: io.NopCloser(strings.NewReader("JPEG")), Size: 4, ContentType: "application/octet-stream"}, nil
+		case "html":
+			return telegram.File{FilePath: "documents/page.html"}, &telegram.Download{Body: io.NopCloser(strings.NewReader("<script>")), Size: 8, ContentType: "application/octet-stream"}, nil
 		case "typed":
 			return telegram.File{FilePath: "documents/file_2"}, &telegram.Download{Body: io.NopCloser(strings.NewReader("%PDF")), Size: -1, ContentType: "application/pdf"}, nil
 		case "unknown":
@@ -215,7 +217,14 @@ func TestFileEndpoint(t *testing.T) {
 	assert.Equal(t, "JPEG", rec.Body.String())
 	assert.Equal(t, "image/jpeg", rec.Header().Get("Content-Type"), "octet-stream is refined by the extension")
 	assert.Equal(t, "4", rec.Header().Get("Content-Length"))
-	assert.Equal(t, `inline; filename=file_1.jpg`, rec.Header().Get("Content-Disposition"))
+	assert.Equal(t, `attachment; filename=file_1.jpg`, rec.Header().Get("Content-Disposition"))
+
+	// A file a user sent is never rendered as a page of the local server.
+	rec = get("/file/html", "good")
+	require.Equal(t, 200, rec.Code)
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"), "the Content-Type is kept")
+	assert.Equal(t, `attachment; filename=page.html`, rec.Header().Get("Content-Disposition"))
+	assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"))
 
 	rec = get("/file/typed", "good")
 	require.Equal(t, 200, rec.Code)

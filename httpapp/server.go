@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -37,6 +38,20 @@ type RouterOptions struct {
 	// UploadLimit bounds a multipart/form-data /send body (default 50 MiB,
 	// Telegram's own cap on uploads).
 	UploadLimit int64
+	// MaxEvents bounds the events of one /send request (send_max_events;
+	// 0: no bound).
+	MaxEvents int
+	// BodyTimeout bounds the arrival of headers and of a request body (a
+	// JSON /send, the first part of an upload), and the reading of an
+	// answer (send_body_timeout; 0: no deadlines at all).
+	BodyTimeout time.Duration
+	// MinRate is the least average rate, in bytes per second after a first
+	// BodyTimeout, of a multipart /send body and of a /file download
+	// (upload_min_rate; 0: no bound).
+	MinRate int64
+	// HandlerTime is the most a handler waits before it answers
+	// (send_timeout), allowed for in the deadline of the answer.
+	HandlerTime time.Duration
 	// Logger receives handler errors; never a token.
 	Logger *slog.Logger
 	// Routes, when set, adds routes (the dev mode's endpoints).
@@ -66,6 +81,9 @@ func NewRouter(opt RouterOptions) http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Use(recoverJSON(opt.Logger))
+	if opt.BodyTimeout > 0 {
+		r.Use(deadlines(opt.BodyTimeout, opt.HandlerTime))
+	}
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, apiError{Description: "not found: asgigram serves POST /send, GET /file/{file_id}, GET /healthz, /readyz and /metrics"})
 	})
@@ -187,6 +205,10 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusRequestEntityTooLarge, apiError{Description: fmt.Sprintf("body larger than the limit of %d bytes (send_body_limit)", mbe.Limit)})
 			return
 		}
+		if isTimeout(err) {
+			bodyTimedOut(w, fmt.Sprintf("the body did not arrive within %s (send_body_timeout)", h.opt.BodyTimeout))
+			return
+		}
 		writeError(w, http.StatusBadRequest, apiError{Description: "reading body: " + err.Error()})
 		return
 	}
@@ -195,7 +217,12 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Description: err.Error()})
 		return
 	}
+	if h.opt.MaxEvents > 0 && len(events) > h.opt.MaxEvents {
+		writeError(w, http.StatusBadRequest, apiError{Description: fmt.Sprintf("%d events in one request, more than the limit of %d (send_max_events): nothing was sent; split the array", len(events), h.opt.MaxEvents)})
+		return
+	}
 	results, err := h.opt.Sender.Send(r.Context(), p, events)
+	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.failWith(w, err, results)
 		return

@@ -107,3 +107,33 @@ func TestRouterAnswersJSONEverywhere(t *testing.T) {
 		assert.True(t, json.Valid(rec.Body.Bytes()), "%s %s: %s", tc.method, tc.path, rec.Body)
 	}
 }
+
+// TestSendMaxEvents: one /send request carries at most send_max_events
+// events; past it, 400 naming the limit, and nothing is sent.
+func TestSendMaxEvents(t *testing.T) {
+	sent := 0
+	h := httpapp.NewRouter(httpapp.RouterOptions{MaxEvents: 3, Sender: stubSender{SendF: func(ev []json.RawMessage) ([]json.RawMessage, error) {
+		sent += len(ev)
+		return ev, nil
+	}}})
+	post := func(n int) *httptest.ResponseRecorder {
+		ev := make([]string, n)
+		for i := range ev {
+			ev[i] = `{"type":"telegram.get_me"}`
+		}
+		req := httptest.NewRequest(http.MethodPost, "/send", strings.NewReader("["+strings.Join(ev, ",")+"]"))
+		req.Header.Set("Authorization", "Bearer t")
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post(3); rec.Code != http.StatusOK {
+		t.Fatalf("3 events: %d %s", rec.Code, rec.Body)
+	}
+	rec := post(4)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "send_max_events")
+	assert.Contains(t, rec.Body.String(), "limit of 3")
+	assert.Equal(t, 3, sent, "nothing of the refused request was sent")
+}

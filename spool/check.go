@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 // Report is what Inspect found in a spool directory, read without
@@ -74,7 +75,7 @@ type plan struct {
 }
 
 func (p *plan) report(c *contents) *Report {
-	r := &Report{Dir: c.dir, BotID: c.botID, APIURL: redactURL(c.apiURL), Format: c.format,
+	r := &Report{Dir: c.dir, BotID: c.botID, APIURL: redact.URL(c.apiURL), Format: c.format,
 		Offset: p.pos.Offset, Epoch: p.pos.Epoch, Waiting: len(p.updates), InLog: p.inLog,
 		DeadLetters: len(p.dead), Damage: c.damage, Notes: c.notes, Losses: p.losses, Repeats: p.repeats}
 	if c.apiURL == "" {

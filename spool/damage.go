@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -243,25 +242,6 @@ func (s *Spool) Check() error {
 
 func (s *Spool) fullError() error {
 	return fmt.Errorf("%w: the disk holding %s is full: polling is paused until there is room (free space on that file system)", adapter.ErrSpoolUnavailable, s.dir)
-}
-
-// redactURL masks a URL's userinfo and query values.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("***")
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{"***"}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // BotDir returns the spool directory of bot botID under dataDir,

@@ -25,6 +25,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 // FileName is the spool's bbolt file inside its directory.
@@ -329,7 +330,7 @@ func (s *Spool) init(fresh bool, walPath string, opt Options) (openState, error)
 		}
 		if v := meta.Get(keyAPIURL); opt.APIURL != "" && string(v) != opt.APIURL {
 			if v != nil {
-				s.log.Warn("the Bot API server changed since the spool was last used: if its update ids are another id space, asgigram starts a new epoch", "was", redactURL(string(v)), "now", redactURL(opt.APIURL))
+				s.log.Warn("the Bot API server changed since the spool was last used: if its update ids are another id space, asgigram starts a new epoch", "was", redact.URL(string(v)), "now", redact.URL(opt.APIURL))
 			}
 			s.setMeta(keyAPIURL, []byte(opt.APIURL))
 		}

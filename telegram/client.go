@@ -109,7 +109,7 @@ func New(apiURL, token string, opt Options) *Client {
 		base:      strings.TrimRight(apiURL, "/") + "/bot" + token + "/",
 		fileBase:  strings.TrimRight(apiURL, "/") + "/file/bot" + token + "/",
 		timeout:   opt.Timeout,
-		red:       redactor{token: token},
+		red:       newRedactor(token),
 		userAgent: opt.UserAgent,
 		log:       opt.Logger,
 		observe:   opt.Observe,

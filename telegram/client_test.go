@@ -691,6 +691,7 @@ func TestUnusualAnswers(t *testing.T) {
 		{name: "404 html with the path", h: echoHandler(404, "text/html", html), method: "getMe", code: 404, wantAttempt: 1},
 		{name: "404 JSON echoing the path", h: echoHandler(404, "application/json", `{"ok":false,"error_code":404,"description":"Not Found: {path}"}`), method: "sendMessage", code: 404, desc: "Not Found: /bot<token>/sendMessage", wantAttempt: 1},
 		{name: "401 JSON echoing the path", h: echoHandler(401, "application/json", `{"ok":false,"error_code":401,"description":"Unauthorized: {path}"}`), method: "getMe", code: 401, desc: "Unauthorized: /bot<token>/getMe", wantAttempt: 1, unauth: true},
+		{name: "400 JSON echoing the token's part after ':' alone", h: echoHandler(400, "application/json", `{"ok":false,"error_code":400,"description":"Bad Request: secret `+tokenSecret+` is wrong"}`), method: "getMe", code: 400, desc: "Bad Request: secret <token> is wrong", wantAttempt: 1},
 		{name: "302 redirect not followed", h: http.RedirectHandler("/elsewhere", http.StatusFound), method: "getMe", code: 302, wantAttempt: 1},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
+
+	"github.com/asgigram/asgigram/internal/redact"
 )
 
 // Error is a refusal answered by the Bot API: {"ok":false,"error_code":...}.
@@ -41,16 +42,16 @@ func (e *Error) Is(target error) bool {
 	return target == ErrUnauthorized && e.Code == 401
 }
 
-// redactor removes the bot token from error texts. Bot API URLs contain it
+// redactor removes the bot token, and its part after ':' alone, from the
+// texts Telegram answers and from error texts. Bot API URLs contain it
 // (/bot<token>/method), and net/http puts URLs into its errors.
-type redactor struct{ token string }
+type redactor struct{ secrets redact.Secrets }
 
-func (r redactor) string(s string) string {
-	if r.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, r.token, "<token>")
+func newRedactor(token string) redactor {
+	return redactor{secrets: redact.Replacing("<token>", token)}
 }
+
+func (r redactor) string(s string) string { return r.secrets.String(s) }
 
 // redactedError carries a cause whose text had the token removed. It keeps
 // the cause for errors.Is (context.DeadlineExceeded, ...) but never prints it.

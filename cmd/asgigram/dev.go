@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -190,17 +189,9 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 	return ExitOK
 }
 
-// secretScrubber returns a function that replaces the token and the
-// configured secrets in a text.
+// secretScrubber returns a function that removes the token and the
+// configured secrets from a text. It leaves URLs whole: the dev mode's
+// banner and traces show local URLs with queries the user copies.
 func secretScrubber(cfg config.Config) func(string) string {
-	var pairs []string
-	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken} {
-		if s != "" {
-			pairs = append(pairs, s, "[redacted]")
-		}
-	}
-	if len(pairs) == 0 {
-		return func(s string) string { return s }
-	}
-	return strings.NewReplacer(pairs...).Replace
+	return secretsOf(cfg).String
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/config"
 	"github.com/asgigram/asgigram/httpapp"
+	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/metrics"
 	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/spool"
@@ -101,32 +102,21 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 }
 
 // newLogger builds the slog logger of cfg. As a last line of defence it
-// removes the bot token and the other secrets from every string it prints.
+// removes the bot token and the other secrets from every string it prints,
+// and masks the userinfo and query values of every URL.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	var secrets []string
-	for _, s := range []string{cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken} {
-		if s != "" {
-			secrets = append(secrets, s, "[redacted]")
-		}
-	}
-	var scrub *strings.Replacer
-	if len(secrets) > 0 {
-		scrub = strings.NewReplacer(secrets...)
-	}
+	scrub := secretsOf(cfg)
 	opts := &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if scrub == nil {
-				return a
-			}
 			switch a.Value.Kind() {
 			case slog.KindString:
-				a.Value = slog.StringValue(scrub.Replace(a.Value.String()))
+				a.Value = slog.StringValue(scrub.Text(a.Value.String()))
 			case slog.KindAny:
 				if err, ok := a.Value.Any().(error); ok {
-					a.Value = slog.StringValue(scrub.Replace(err.Error()))
+					a.Value = slog.StringValue(scrub.Text(err.Error()))
 				}
 			}
 			return a
@@ -136,6 +126,12 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secretsOf returns the redaction of cfg's secrets: the bot token (and its
+// part after ':'), the app_secret, the send_token and the admin_token.
+func secretsOf(cfg config.Config) redact.Secrets {
+	return redact.New(cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken)
 }
 
 // runOptions let the dev mode reuse run.
@@ -249,23 +245,39 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		OnReceived:           mx.Received,
 		OnDeadLetter:         mx.DeadLetter,
 		OnUpdateIDReset:      mx.UpdateIDReset,
+		Redact:               secretsOf(cfg).Text,
 	})
+	if warn := cfg.ResolveMaxConnections(config.OpenFileLimit()); warn != "" {
+		log.Warn(warn)
+	}
+	router := httpapp.NewRouter(httpapp.RouterOptions{
+		Sender:      ad,
+		BodyLimit:   cfg.SendBodyLimit,
+		UploadLimit: cfg.UploadLimit,
+		MaxEvents:   cfg.SendMaxEvents,
+		BodyTimeout: cfg.SendBodyTimeout,
+		MinRate:     cfg.UploadMinRate,
+		HandlerTime: cfg.SendTimeout,
+		Logger:      log.With("system", "http"),
+		Routes:      ro.routes,
+		Health:      ad.Health,
+		Metrics:     mx.Handler(),
+		Admin:       ad,
+		AdminToken:  cfg.AdminToken,
+	})
+	// Over max_connections, probes are still answered (see LimitListener).
+	limited := httpapp.LimitListener(ln, cfg.MaxConnections, router, log.With("system", "http"))
 	srv := &http.Server{
-		Handler: httpapp.NewRouter(httpapp.RouterOptions{
-			Sender:      ad,
-			BodyLimit:   cfg.SendBodyLimit,
-			UploadLimit: cfg.UploadLimit,
-			Logger:      log.With("system", "http"),
-			Routes:      ro.routes,
-			Health:      ad.Health,
-			Metrics:     mx.Handler(),
-			Admin:       ad,
-			AdminToken:  cfg.AdminToken,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           router,
+		ReadHeaderTimeout: cfg.SendBodyTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ConnState:         limited.ConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", cfg.AppURL)
+	if warn := httpapp.ExposureWarning(ln.Addr().String(), cfg.AdminToken != ""); warn != "" {
+		log.Warn(warn)
+	}
+	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The adapter runs until ctx ends (then drains within shutdown_grace),
@@ -276,7 +288,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		return ad.Run(gctx)
 	})
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return nil

@@ -1079,3 +1079,20 @@ func TestCallsAreCopies(t *testing.T) {
 	assert.NotContains(t, again[0].Params, "y")
 	assert.False(t, again[0].At.IsZero())
 }
+
+// TestChatIDSpellingsNameOneChat: the fake reads a numeric chat_id as the
+// Bot API does (telegram.ParseChatID): a number or a string of one,
+// padded with spaces or not, names one chat, also in reply_parameters.
+func TestChatIDSpellingsNameOneChat(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{})
+	var first struct {
+		MessageID int64 `json:"message_id"`
+	}
+	e.ok("sendMessage", map[string]any{"chat_id": 4343, "text": "a"}, &first)
+	for _, id := range []any{"4343", " 4343", "4343 ", "\t4343\n"} {
+		e.ok("sendMessage", map[string]any{"chat_id": id, "text": "b"}, nil)
+	}
+	e.ok("sendMessage", map[string]any{"chat_id": 4343, "text": "c",
+		"reply_parameters": map[string]any{"message_id": first.MessageID, "chat_id": " 4343 "}}, nil)
+	assert.Len(t, e.fake.Messages(4343), 6)
+}

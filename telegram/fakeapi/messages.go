@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // Limits of the real server.
@@ -206,14 +208,15 @@ func (s *Server) resolveChatLocked(p params, name string) (int64, *apiError) {
 }
 
 func (s *Server) chatIDLocked(v string) (int64, *apiError) {
+	v = strings.TrimSpace(v)
 	if strings.HasPrefix(v, "@") {
 		if len(v) == 1 {
 			return 0, badRequest("chat not found")
 		}
 		return s.usernameChatLocked(v), nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id == 0 {
+	id, ok := telegram.ParseChatID(v)
+	if !ok || id == 0 {
 		return 0, badRequest("chat not found")
 	}
 	return id, nil
