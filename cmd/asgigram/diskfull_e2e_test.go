@@ -46,9 +46,9 @@ func fill(t *testing.T, path string) {
 
 // TestDiskFull runs asgigram with data_dir on a small file system that
 // fills up while updates wait in the spool: polling pauses with one ERROR
-// and /readyz says why, the process stays up, the stored backlog is still
-// delivered, and once space is freed polling resumes by itself and every
-// update is delivered.
+// and /readyz says why, the process stays up (and starts again with the
+// disk still full), the stored backlog is still delivered, and once space
+// is freed polling resumes by itself and every update is delivered.
 func TestDiskFull(t *testing.T) {
 	mnt := smallFS(t, "8m")
 	fake, apiURL := newFake(t)
@@ -65,7 +65,8 @@ func TestDiskFull(t *testing.T) {
 	var once sync.Once
 	open := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(open)
-	p := startBot(t, apiURL, a.srv.URL, "--data-dir", filepath.Join(mnt, "data"))
+	dataDir := filepath.Join(mnt, "data")
+	p := startBot(t, apiURL, a.srv.URL, "--data-dir", dataDir, "--shutdown-grace", "3s")
 	base := p.baseURL()
 	eventually(t, 10*time.Second, func() bool { s, _ := get(t, base+"/readyz"); return s == 200 }, "ready")
 	fill(t, filepath.Join(mnt, "filler"))
@@ -84,6 +85,17 @@ func TestDiskFull(t *testing.T) {
 	require.Less(t, stalled, int64(n+1), "polling paused before every update was fetched")
 	time.Sleep(3 * time.Second) // more than a long poll
 	assert.Equal(t, stalled, fake.Offset(), "nothing more confirmed while the disk is full")
+
+	// Stopped and started again with the disk still full: it starts, and
+	// keeps what it stored.
+	assert.Equal(t, 0, p.stop(30*time.Second))
+	p = startBot(t, apiURL, a.srv.URL, "--data-dir", dataDir, "--shutdown-grace", "3s")
+	base = p.baseURL()
+	eventually(t, 30*time.Second, func() bool {
+		s, body := get(t, base+"/readyz")
+		return s == http.StatusServiceUnavailable && strings.Contains(body, "full")
+	}, "/readyz says the disk is full after the restart")
+	stalled = fake.Offset()
 
 	open() // the stored backlog is delivered with the disk still full
 	eventually(t, 30*time.Second, func() bool {
