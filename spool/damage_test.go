@@ -157,33 +157,14 @@ func TestMissingFilesAreRefused(t *testing.T) {
 // opens; it never panics or crashes.
 func TestDamagedBboltIsRefusedNotACrash(t *testing.T) {
 	src := t.TempDir()
-	s := open(t, src)
-	var id int64
-	for range 200 {
-		ups := make([]adapter.Update, 10)
-		for i := range ups {
-			id++
-			ups[i] = upd(id)
-		}
-		_, err := s.Append(ups, adapter.Position{Offset: id + 1})
-		require.NoError(t, err)
-	}
-	require.NoError(t, s.Close())
+	fill(t, open(t, src), 200)
 	db, err := os.ReadFile(filepath.Join(src, spool.FileName))
 	require.NoError(t, err)
-	pages := len(db) / 4096
 	rng := rand.New(rand.NewPCG(5, 6))
 	refused := 0
 	for i := range 30 {
 		dir := t.TempDir()
-		b := append([]byte(nil), db...)
-		page := rng.IntN(pages)
-		if i < 3 {
-			page = i // the meta pages and the freelist too
-		}
-		for j := range 4096 {
-			b[page*4096+j] = byte(rng.Uint32())
-		}
+		b, page := garblePage(rng, db, i)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.FileName), b, 0o600))
 		wal, err := os.ReadFile(filepath.Join(src, spool.WALName))
 		require.NoError(t, err)
@@ -337,4 +318,35 @@ func fileHashes(t *testing.T, dir string) map[string]string {
 		out[name] = string(b)
 	}
 	return out
+}
+
+// fill appends batches of ten updates to s, ids from 1, and closes it.
+func fill(t *testing.T, s *spool.Spool, batches int) {
+	t.Helper()
+	var id int64
+	for range batches {
+		ups := make([]adapter.Update, 10)
+		for i := range ups {
+			id++
+			ups[i] = upd(id)
+		}
+		_, err := s.Append(ups, adapter.Position{Offset: id + 1})
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+}
+
+// garblePage returns a copy of a bbolt file with one page overwritten by
+// random bytes: a random page, or page i for the first three rounds (the
+// meta pages and the freelist).
+func garblePage(rng *rand.Rand, db []byte, i int) ([]byte, int) {
+	b := append([]byte(nil), db...)
+	page := rng.IntN(len(db) / 4096)
+	if i < 3 {
+		page = i
+	}
+	for j := range 4096 {
+		b[page*4096+j] = byte(rng.Uint32())
+	}
+	return b, page
 }

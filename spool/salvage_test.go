@@ -379,35 +379,16 @@ func TestSalvageKeepsDeadLetters(t *testing.T) {
 // stored, in order, and what is missing is named.
 func TestSalvageDamagedBboltPagesNeverCrashes(t *testing.T) {
 	src := t.TempDir()
-	s := openSlow(t, src) // one commit at Close: the same pages on every run
-	var id int64
-	for range 100 {
-		ups := make([]adapter.Update, 10)
-		for i := range ups {
-			id++
-			ups[i] = upd(id)
-		}
-		_, err := s.Append(ups, adapter.Position{Offset: id + 1})
-		require.NoError(t, err)
-	}
-	require.NoError(t, s.Close())
+	fill(t, openSlow(t, src), 100) // one commit at Close: the same pages on every run
 	db, err := os.ReadFile(filepath.Join(src, spool.FileName))
 	require.NoError(t, err)
 	wal, err := os.ReadFile(filepath.Join(src, spool.WALName))
 	require.NoError(t, err)
-	pages := len(db) / 4096
 	rng := rand.New(rand.NewPCG(11, 12))
 	salvagedN := 0
 	for i := range 20 {
 		dir := t.TempDir()
-		b := append([]byte(nil), db...)
-		page := rng.IntN(pages)
-		if i < 3 {
-			page = i
-		}
-		for j := range 4096 {
-			b[page*4096+j] = byte(rng.Uint32())
-		}
+		b, page := garblePage(rng, db, i)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.FileName), b, 0o600))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.WALName), wal, 0o600))
 		before := fileHashes(t, dir)
