@@ -9,6 +9,7 @@
 //	go run ./cmd/asgigram-bench -offered-rate 1000 -n 10000
 //	go run ./cmd/asgigram-bench -idle 60s
 //	go run ./cmd/asgigram-bench -asgigram-flags "--pacing=false --spool disk"
+//	go run ./cmd/asgigram-bench -plot curve.svg r100.json r1000.json ...
 package main
 
 import (
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string) int {
 		fs.PrintDefaults()
 	}
 	var cfg bench.Config
-	var asgFlags, runners, jsonOut string
+	var asgFlags, runners, jsonOut, plotOut string
 	fs.IntVar(&cfg.N, "n", 20000, "updates in the backlog (or fed at -offered-rate)")
 	fs.IntVar(&cfg.Chats, "chats", 1000, "chats the message updates are spread over")
 	fs.Float64Var(&cfg.InlineShare, "inline", 0.05, "share of inline_query updates (user scopes, from chats/10 users)")
@@ -65,11 +66,15 @@ func run(ctx context.Context, args []string) int {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the binary and the logs here (default: a temporary directory, removed)")
 	fs.StringVar(&cfg.ProfileDir, "profile", "", "profile each forwarder (CPU, allocations) over the measured window into this directory; asgigram is built with a hook for it")
 	fs.StringVar(&jsonOut, "json", "", "also write the full report as JSON to this file")
+	fs.StringVar(&plotOut, "plot", "", "instead of measuring, read the -json reports of offered-rate runs named as arguments and draw CPU per update and p99 against the offered rate into this SVG file (a Markdown table goes to stdout)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
 		return 2
+	}
+	if plotOut != "" {
+		return plot(plotOut, fs.Args())
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "asgigram-bench: unexpected argument %q\n", fs.Arg(0))
@@ -93,6 +98,40 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	if rep.Failed() {
+		return 1
+	}
+	return 0
+}
+
+// plot draws the curve of the -json reports named by files into out.
+func plot(out string, files []string) int {
+	var reps []*bench.Report
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "asgigram-bench:", err)
+			return 1
+		}
+		var rep bench.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			fmt.Fprintf(os.Stderr, "asgigram-bench: %s: %v\n", f, err)
+			return 1
+		}
+		reps = append(reps, &rep)
+	}
+	pts, err := bench.Curve(reps)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "asgigram-bench:", err)
+		return 1
+	}
+	bench.PrintCurve(os.Stdout, pts)
+	var buf strings.Builder
+	if err := bench.PlotSVG(&buf, pts, "asgigram and the baseline against the offered rate (medians)"); err != nil {
+		fmt.Fprintln(os.Stderr, "asgigram-bench:", err)
+		return 1
+	}
+	if err := os.WriteFile(out, []byte(buf.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "asgigram-bench:", err)
 		return 1
 	}
 	return 0
