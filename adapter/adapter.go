@@ -437,7 +437,11 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			a.log.Info("polling conflict over")
 			conflict = false
 		}
-		b.reset()
+		if resets == 0 {
+			// A server that keeps answering below the offset it was
+			// given backs off further each time (see idsWentDown).
+			b.reset()
+		}
 		a.failing.Store(false)
 		a.conflict.Store(false)
 		unconfirmed = false // this call confirmed everything below off
@@ -451,6 +455,13 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		ups, bad := ParseUpdates(raws)
 		for _, raw := range bad {
 			a.log.Error("ignoring an element of getUpdates that is not an update", "bytes", len(raw))
+		}
+		if len(ups) == 0 {
+			// Nothing to confirm it by: the same answer comes back at once.
+			// Back off instead of spinning (a real Bot API never sends it).
+			a.failing.Store(true)
+			sleep(ctx, b.next())
+			continue
 		}
 		next, reset := a.place(off, ups)
 		if reset && a.idsWentDown(off, ups, next, &resets) {

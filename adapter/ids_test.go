@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -351,4 +352,34 @@ func TestIDResetEpisodeLoggedOnce(t *testing.T) {
 	tg.mu.Unlock()
 	assert.Equal(t, int64(3), resets.Load(), "each answer below the offset counted")
 	assert.Equal(t, 1, strings.Count(logs.String(), "update ids went down:"), "one WARN for the episode")
+}
+
+// TestAnswerOfNonUpdatesDoesNotSpin: an answer whose only element is not an
+// update (no integer update_id; a real Bot API never sends one) cannot move
+// the offset, so the same answer comes back at once: polling backs off
+// instead of spinning.
+func TestAnswerOfNonUpdatesDoesNotSpin(t *testing.T) {
+	fake := fakeapi.New(fakeapi.Config{Token: "42:TEST"})
+	var polls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/getUpdates") {
+			polls.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true,"result":[{"update_id":"seven"}]}`))
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	a := adapter.New(adapter.Options{
+		Telegram:    telegram.New(srv.URL, "42:TEST", telegram.Options{}),
+		App:         &epochApp{},
+		PollTimeout: time.Second,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	require.NoError(t, a.Run(ctx))
+	// Backing off from 1 s doubling: a handful of calls in 2 s, where a
+	// spinning loop makes hundreds of thousands.
+	assert.LessOrEqual(t, polls.Load(), int64(5), "getUpdates calls in 2 s")
 }
