@@ -594,12 +594,41 @@ func (s *Spool) Append(ups []adapter.Update, next adapter.Position) ([]uint64, e
 	return seqs, nil
 }
 
-// appendErr marks a full disk as a pause, not a failure.
+// appendErr marks a full disk as a pause, not a failure: Check reports it
+// until the applier finds room again, so that polling does not resume
+// (and fetch the same batch again) every time it looks.
 func (s *Spool) appendErr(err error) error {
 	if isNoSpace(err) {
+		if !s.full.Swap(true) {
+			s.log.Error("the disk is full: polling paused; the updates already stored are still delivered; free space on the spool's file system and polling resumes by itself",
+				"path", s.dir, logErr, err)
+		}
+		s.kickApplier()
 		return fmt.Errorf("%w: %w", adapter.ErrSpoolUnavailable, err)
 	}
 	return err
+}
+
+// probeSpace tells whether the disk has room again when there is nothing
+// to apply that would show it: it writes and syncs a small file in the
+// spool's directory and removes it.
+func (s *Spool) probeSpace() error {
+	p := filepath.Join(s.dir, ".space-probe")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err == nil {
+		if _, err = f.Write(make([]byte, 64<<10)); err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+	}
+	os.Remove(p)
+	if err != nil {
+		return fmt.Errorf("spool: the disk is still full: %w", err)
+	}
+	if s.full.Swap(false) {
+		s.log.Info("the disk has room again", "path", s.dir)
+	}
+	return nil
 }
 
 // writeRecord writes rec at the log's end (syncing it when sync is set)

@@ -543,6 +543,9 @@ func (s *Spool) apply(closing bool) error {
 	s.removals = nil
 	s.mu.Unlock()
 	if len(recs) == 0 && len(removals) == 0 && s.pendingMeta == nil && !closing {
+		if s.full.Load() {
+			return s.probeSpace()
+		}
 		return nil
 	}
 	removed, err := s.applyRecords(recs, removals, closing)
