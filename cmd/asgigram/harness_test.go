@@ -24,6 +24,9 @@ import (
 // testToken is a bot token that must never show up in any output.
 const testToken = "123456789:AAE-test_SECRET-token-do-not-log"
 
+// testBotID is the bot testToken names (the digits before ':').
+const testBotID = 123456789
+
 // raceEnabled is set by race_test.go under -race: the binary under test is
 // then built with the race detector too.
 var raceEnabled bool
@@ -55,7 +58,18 @@ func TestMain(m *testing.M) {
 // newFake starts a fake Bot API on 127.0.0.1 and returns it with its URL.
 func newFake(t *testing.T) (*fakeapi.Server, string) {
 	t.Helper()
-	fake := fakeapi.New(fakeapi.Config{Token: testToken})
+	return newFakeWith(t, fakeapi.Config{})
+}
+
+// newFakeWith serves a fake Bot API configured by cfg (its token testToken
+// unless cfg names one; its getMe answers for the token's bot, as the real
+// server does, unless cfg.Bot says otherwise), stopped with the test.
+func newFakeWith(t *testing.T, cfg fakeapi.Config) (*fakeapi.Server, string) {
+	t.Helper()
+	if cfg.Token == "" {
+		cfg.Token = testToken
+	}
+	fake := fakeapi.New(cfg)
 	srv := httptest.NewServer(fake)
 	t.Cleanup(func() {
 		fake.Close()

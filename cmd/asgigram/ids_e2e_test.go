@@ -27,21 +27,6 @@ import (
 
 const idsWarning = "update ids went down"
 
-// idsBot is the bot of testToken, so that getMe agrees with the token.
-var idsBot = fakeapi.User{ID: 123456789, IsBot: true, FirstName: "Ids Bot", Username: "ids_bot"}
-
-// newIDsFake starts a fake Bot API whose first update id is first.
-func newIDsFake(t *testing.T, first int64) (*fakeapi.Server, string) {
-	t.Helper()
-	fake := fakeapi.New(fakeapi.Config{Token: testToken, Bot: idsBot, FirstUpdateID: first})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(func() {
-		fake.Close()
-		srv.Close()
-	})
-	return fake, srv.URL
-}
-
 // idsDelivery is one event as the idsApp saw it.
 type idsDelivery struct {
 	text      string // "u<n>": unique per update
@@ -139,9 +124,9 @@ func checkIDs(t *testing.T, a *idsApp, n, polls, warnings int, procs ...*proc) {
 			t.Errorf("webhook-id %s names two updates: %s and %s", d.webhookID, other, d.text)
 		}
 		byWebhookID[d.webhookID] = d.text
-		wantID := fmt.Sprintf("tg-%d-%d", idsBot.ID, d.updateID)
+		wantID := fmt.Sprintf("tg-%d-%d", testBotID, d.updateID)
 		if d.epoch > 0 {
-			wantID = fmt.Sprintf("tg-%d-e%d-%d", idsBot.ID, d.epoch, d.updateID)
+			wantID = fmt.Sprintf("tg-%d-e%d-%d", testBotID, d.epoch, d.updateID)
 		}
 		assert.Equal(t, wantID, d.webhookID)
 	}
@@ -178,7 +163,7 @@ func idsFlags(mode, dir string) []string {
 func TestIDsResetWhileRunning(t *testing.T) {
 	for _, mode := range []string{"disk", "memory"} {
 		t.Run(mode, func(t *testing.T) {
-			fake, apiURL := newIDsFake(t, 5000)
+			fake, apiURL := newFakeWith(t, fakeapi.Config{FirstUpdateID: 5000})
 			a := newIDsApp(t)
 			dir := t.TempDir()
 			addIDsUpdates(fake, 0, 40)
@@ -224,7 +209,7 @@ func TestIDsResetWhileRunning(t *testing.T) {
 func TestIDsRestartOnStoredOffset(t *testing.T) {
 	for _, mode := range []string{"disk", "memory"} {
 		t.Run(mode, func(t *testing.T) {
-			fake, apiURL := newIDsFake(t, 5000)
+			fake, apiURL := newFakeWith(t, fakeapi.Config{FirstUpdateID: 5000})
 			a := newIDsApp(t)
 			dir := t.TempDir()
 			addIDsUpdates(fake, 0, 30)
@@ -277,8 +262,8 @@ func (s *switchingAPI) set(h http.Handler) {
 func TestIDsAPIURLSwitch(t *testing.T) {
 	for _, mode := range []string{"disk", "memory"} {
 		t.Run(mode, func(t *testing.T) {
-			cloud := fakeapi.New(fakeapi.Config{Token: testToken, Bot: idsBot, FirstUpdateID: 900000})
-			local := fakeapi.New(fakeapi.Config{Token: testToken, Bot: idsBot, FirstUpdateID: 300})
+			cloud := fakeapi.New(fakeapi.Config{Token: testToken, FirstUpdateID: 900000})
+			local := fakeapi.New(fakeapi.Config{Token: testToken, FirstUpdateID: 300})
 			front := &switchingAPI{to: cloud}
 			frontSrv := httptest.NewServer(front)
 			localSrv := httptest.NewServer(local)
@@ -332,7 +317,7 @@ func TestMeasureIDsReset(t *testing.T) {
 	const n = 300
 	for _, mode := range []string{"disk", "memory"} {
 		t.Run(mode, func(t *testing.T) {
-			fake, apiURL := newIDsFake(t, 1000)
+			fake, apiURL := newFakeWith(t, fakeapi.Config{FirstUpdateID: 1000})
 			a := newIDsApp(t)
 			dir := t.TempDir()
 			addIDsUpdates(fake, 0, 10)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,14 +41,12 @@ func TestSpoolBelongsToItsBot(t *testing.T) {
 	pa.wait(10 * time.Second)
 
 	// Bot B on the same data_dir: its own spool, its own updates only.
-	fakeB := fakeapi.New(fakeapi.Config{Token: otherToken})
-	srvB := httptest.NewServer(fakeB)
-	t.Cleanup(func() { fakeB.Close(); srvB.Close() })
+	fakeB, apiB := newFakeWith(t, fakeapi.Config{Token: otherToken})
 	for i := range 5 {
 		fakeB.AddUpdate("message", textMessage(7000000001, 7000000001, i+1, "b"+strconv.Itoa(i)))
 	}
 	appB := newApp(t, func(w http.ResponseWriter, ev received) { w.WriteHeader(http.StatusNoContent) })
-	pb := start(t, []string{otherToken, appB.srv.URL, "--api-url", srvB.URL, "--listen", "127.0.0.1:0", "--poll-timeout", "2s", "--data-dir", dataDir})
+	pb := start(t, []string{otherToken, appB.srv.URL, "--api-url", apiB, "--listen", "127.0.0.1:0", "--poll-timeout", "2s", "--data-dir", dataDir})
 	eventually(t, 20*time.Second, func() bool { return appB.count() == 5 }, "bot B's updates delivered")
 	time.Sleep(500 * time.Millisecond)
 	for _, ev := range appB.received() {
@@ -71,7 +68,7 @@ func TestSpoolBelongsToItsBot(t *testing.T) {
 	// Bot A's spool renamed to bot B's directory: refused, nothing delivered.
 	require.NoError(t, os.Rename(filepath.Join(dataDir, "222"), filepath.Join(dataDir, "222.mine")))
 	require.NoError(t, os.Rename(filepath.Join(dataDir, "123456789"), filepath.Join(dataDir, "222")))
-	pb2 := start(t, []string{otherToken, appB.srv.URL, "--api-url", srvB.URL, "--listen", "127.0.0.1:0", "--data-dir", dataDir})
+	pb2 := start(t, []string{otherToken, appB.srv.URL, "--api-url", apiB, "--listen", "127.0.0.1:0", "--data-dir", dataDir})
 	assert.Equal(t, ExitConfig, pb2.wait(20*time.Second))
 	assert.Contains(t, pb2.out.String(), "123456789", "the message names the bot the spool belongs to")
 }
@@ -80,12 +77,10 @@ func TestSpoolBelongsToItsBot(t *testing.T) {
 // than the token names stops asgigram with exit 2 before anything is
 // polled.
 func TestGetMeForAnotherBotIsFatal(t *testing.T) {
-	fake := fakeapi.New(fakeapi.Config{Token: testToken, Bot: fakeapi.User{ID: 999, IsBot: true, FirstName: "Other", Username: "other_bot"}})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(func() { fake.Close(); srv.Close() })
+	fake, apiURL := newFakeWith(t, fakeapi.Config{Bot: fakeapi.User{ID: 999, IsBot: true, FirstName: "Other", Username: "other_bot"}})
 	fake.AddUpdate("message", textMessage(1, 1, 1, "x"))
 	a := newApp(t, func(w http.ResponseWriter, ev received) { w.WriteHeader(http.StatusNoContent) })
-	p := startBot(t, srv.URL, a.srv.URL)
+	p := startBot(t, apiURL, a.srv.URL)
 	assert.Equal(t, ExitConfig, p.wait(20*time.Second))
 	assert.Contains(t, p.out.String(), "999")
 	assert.Empty(t, fake.CallsTo("getUpdates"))

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/asgigram/asgigram/telegram/fakeapi"
 )
 
 // TestDamagedSpoolIsSalvaged: a spool whose bbolt file was emptied after a
@@ -24,14 +21,7 @@ import (
 // and recovers the updates from the log; `spool check` then passes and the
 // daemon delivers the recovered updates.
 func TestDamagedSpoolIsSalvaged(t *testing.T) {
-	// A fake whose getMe answers for the token's bot.
-	fake := fakeapi.New(fakeapi.Config{Token: testToken, Bot: fakeapi.User{ID: 123456789, IsBot: true, FirstName: "Test", Username: "test_bot"}})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(func() {
-		fake.Close()
-		srv.Close()
-	})
-	apiURL := srv.URL
+	fake, apiURL := newFake(t)
 	const n = 20
 	const chat = 6100000042
 	hold := make(chan struct{})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,21 +17,6 @@ import (
 
 	"github.com/asgigram/asgigram/telegram/fakeapi"
 )
-
-// newFakeBot is newFake with the fake's bot being the one testToken names,
-// as on the real Bot API.
-func newFakeBot(t *testing.T) (*fakeapi.Server, string) {
-	t.Helper()
-	bot := fakeapi.DefaultBot
-	bot.ID = 123456789
-	fake := fakeapi.New(fakeapi.Config{Token: testToken, Bot: bot})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(func() {
-		fake.Close()
-		srv.Close()
-	})
-	return fake, srv.URL
-}
 
 // adminGet calls an admin endpoint and returns the body.
 func adminGet(t *testing.T, url string) string {
@@ -62,7 +46,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	)
 	secrets := []string{user, pass, key, other, testToken, tokenSecret}
 
-	fake, apiURL := newFakeBot(t)
+	fake, apiURL := newFake(t)
 	// Telegram (or a proxy before it) echoes the token's part after ':'.
 	fake.Fail("sendMessage", fakeapi.Fault{Code: 400, Description: "Bad Request: unknown secret " + tokenSecret})
 	a := newApp(t, func(w http.ResponseWriter, ev received) {

@@ -86,7 +86,7 @@ func TestSlowClientsCannotStarveTheDaemon(t *testing.T) {
 		bin = b
 	}
 	const sendToken = "slow-clients-send-token-0123456789"
-	fake, apiURL := newFakeBot(t)
+	fake, apiURL := newFake(t)
 	a := newApp(t, func(w http.ResponseWriter, ev received) {
 		reply(w, map[string]any{"type": "telegram.send_message", "text": "echo:" + ev.text()})
 	})
