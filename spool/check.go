@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -216,15 +217,7 @@ func (c *contents) plan() *plan {
 			p.inLog++
 		}
 	}
-	slices.SortFunc(p.updates, func(a, b stored) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(p.updates, func(a, b stored) int { return cmp.Compare(a.seq, b.seq) })
 	return p
 }
 

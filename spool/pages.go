@@ -151,30 +151,27 @@ func (c *contents) addPages() string {
 	if err != nil {
 		return fmt.Sprintf("reading spool.db's pages directly was not possible: %v", err)
 	}
-	seen := make(map[uint64]bool, len(c.updates))
-	for _, u := range c.updates {
-		seen[u.seq] = true
+	var added, addedDead int
+	c.updates, added = appendUnseen(c.updates, ps.updates, func(u stored) uint64 { return u.seq })
+	c.dead, addedDead = appendUnseen(c.dead, ps.dead, func(d deadRaw) uint64 { return d.id })
+	c.pagesRead, c.pagesUnknown = true, ps.unknown
+	return fmt.Sprintf("read spool.db's pages directly: %d more updates and %d more dead letters that bbolt could not reach; %d damaged pages", added, addedDead, ps.unknown)
+}
+
+// appendUnseen appends the elements of more whose key dst does not hold yet
+// and returns dst and how many it added.
+func appendUnseen[T any](dst, more []T, key func(T) uint64) ([]T, int) {
+	seen := make(map[uint64]bool, len(dst))
+	for _, x := range dst {
+		seen[key(x)] = true
 	}
 	added := 0
-	for _, u := range ps.updates {
-		if !seen[u.seq] {
-			seen[u.seq] = true
-			c.updates = append(c.updates, u)
+	for _, x := range more {
+		if k := key(x); !seen[k] {
+			seen[k] = true
+			dst = append(dst, x)
 			added++
 		}
 	}
-	deadSeen := make(map[uint64]bool, len(c.dead))
-	for _, d := range c.dead {
-		deadSeen[d.id] = true
-	}
-	addedDead := 0
-	for _, d := range ps.dead {
-		if !deadSeen[d.id] {
-			deadSeen[d.id] = true
-			c.dead = append(c.dead, d)
-			addedDead++
-		}
-	}
-	c.pagesRead, c.pagesUnknown = true, ps.unknown
-	return fmt.Sprintf("read spool.db's pages directly: %d more updates and %d more dead letters that bbolt could not reach; %d damaged pages", added, addedDead, ps.unknown)
+	return dst, added
 }

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -528,15 +529,7 @@ func intactRecords(data []byte, applied uint64, all bool) (recs []walRecord, end
 		p += size
 	}
 	if all {
-		slices.SortStableFunc(recs, func(a, b walRecord) int {
-			switch {
-			case a.lsn < b.lsn:
-				return -1
-			case a.lsn > b.lsn:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.lsn, b.lsn) })
 		recs = slices.CompactFunc(recs, func(a, b walRecord) bool { return a.lsn == b.lsn })
 	}
 	return recs, end
