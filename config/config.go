@@ -599,6 +599,19 @@ func display(c *Config, s setting) any {
 	panic("config: no display for " + s.key)
 }
 
+// Secrets returns the values of the secret settings (the bot token,
+// app_secret, send_token, admin_token) that are set: what no log line,
+// error or stored text may show.
+func (c Config) Secrets() []string {
+	var out []string
+	for _, s := range settings {
+		if v, ok := s.field(&c).(*string); ok && s.secret && *v != "" {
+			out = append(out, *v)
+		}
+	}
+	return out
+}
+
 // Redacted returns every setting by its file key, for a config dump. The
 // token, app_secret, send_token and admin_token show as "[redacted]" when
 // set. Durations and rates are strings ("30s", "20/m"), booleans are bools,

@@ -1404,3 +1404,19 @@ func TestRedactedMasksTheKeysOfAppURL(t *testing.T) {
 		t.Errorf("AppURL itself changed: %q", c.AppURL)
 	}
 }
+
+// TestSecretsAreTheSecretSettings: Secrets lists the values of the secret
+// settings that are set, and nothing else.
+func TestSecretsAreTheSecretSettings(t *testing.T) {
+	c := config.Default()
+	c.Token = "123:ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	c.AdminToken = "admin-token-0123456789"
+	c.AppURL = "http://127.0.0.1:8000/"
+	if got, want := c.Secrets(), []string{c.Token, c.AdminToken}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Secrets() = %q, want %q", got, want)
+	}
+	c.AppSecret, c.SendToken = "whsec_x", "send-token-0123456789"
+	if got, want := c.Secrets(), []string{c.Token, c.AppSecret, c.SendToken, c.AdminToken}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Secrets() = %q, want %q (in the settings table's order)", got, want)
+	}
+}

@@ -131,7 +131,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // secretsOf returns the redaction of cfg's secrets: the bot token (and its
 // part after ':'), the app_secret, the send_token and the admin_token.
 func secretsOf(cfg config.Config) redact.Secrets {
-	return redact.New(cfg.Token, cfg.AppSecret, cfg.SendToken, cfg.AdminToken)
+	return redact.New(cfg.Secrets()...)
 }
 
 // runOptions let the dev mode reuse run.
