@@ -415,7 +415,7 @@ var settings = []setting{
 		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (no file; a batch is confirmed only once delivered, so a slow scope holds back polling)",
 		field: func(c *Config) any { return &c.Spool }},
 	{key: "data_dir", arg: "DIR", def: "<state dir>/asgigram",
-		help:  "directory of the durable spool; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",
+		help:  "directory of the durable spools, one per bot in <data_dir>/<bot id>; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",
 		field: func(c *Config) any { return &c.DataDir }},
 	{key: "spool_max", arg: "N",
 		help:  "updates held in the spool at most; polling pauses while it is full (at least 100)",
