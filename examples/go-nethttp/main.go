@@ -7,7 +7,7 @@
 //	asgigram <TOKEN> http://127.0.0.1:8000/
 //
 // It shows the three ways an application answers asgigram (see the wire
-// protocol, PROTOCOL.md):
+// protocol, docs/protocol.md):
 //
 //   - replying in the HTTP response body (text messages, /start),
 //   - replying with a JSON array of outbound events (callback queries),
@@ -179,7 +179,7 @@ func VerifyWebhook(key []byte, h http.Header, body []byte, now time.Time) error 
 	return ErrNoSignature
 }
 
-// Delivery is the body of one POST from asgigram (PROTOCOL.md §2).
+// Delivery is the body of one POST from asgigram (docs/protocol.md, "The event POST").
 type Delivery struct {
 	Scope    json.RawMessage `json:"scope"`
 	Event    json.RawMessage `json:"event"`
@@ -213,7 +213,7 @@ type CallbackQuery struct {
 	Data string `json:"data"`
 }
 
-// SendMessage is the outbound event telegram.send_message (PROTOCOL.md §4).
+// SendMessage is the outbound event telegram.send_message (docs/protocol.md, "Outbound events").
 // chat_id is left out: the adapter defaults it to the event's chat.
 type SendMessage struct {
 	Type             string `json:"type"`
