@@ -1,0 +1,167 @@
+package config
+
+import (
+	"slices"
+	"strings"
+)
+
+// byteSize is the decode target of send_body_limit, upload_limit and
+// spool_memory, so
+// that the decode hook can tell it from a plain integer.
+type byteSize int64
+
+// setting describes one configuration key.
+type setting struct {
+	key  string
+	arg  string // placeholder in Usage
+	help string
+	// def is the default as Usage shows it; empty means "derive it from
+	// Default()".
+	def    string
+	secret bool
+	// field returns a pointer to the Config field the key decodes into.
+	field func(c *Config) any
+}
+
+// settings lists every key, in the order of Usage and Redacted.
+var settings = []setting{
+	{key: "token", arg: "TOKEN", secret: true, def: "none",
+		help:  "bot token from @BotFather (flags are visible in ps: prefer the env var or token_file)",
+		field: func(c *Config) any { return &c.Token }},
+	{key: "token_file", arg: "FILE", def: "none",
+		help:  "read the bot token from this file (surrounding whitespace is trimmed)",
+		field: func(c *Config) any { return &c.TokenFile }},
+	{key: "app_url", arg: "URL", def: "none, required",
+		help:  "application URL: every update is POSTed here",
+		field: func(c *Config) any { return &c.AppURL }},
+	{key: "api_url", arg: "URL",
+		help:  "Bot API base URL, may have a path prefix (local Bot API server, proxy)",
+		field: func(c *Config) any { return &c.APIURL }},
+	{key: "listen", arg: "HOST:PORT",
+		help:  "address of the HTTP server that serves /send",
+		field: func(c *Config) any { return &c.Listen }},
+	{key: "public_url", arg: "URL", def: "http://<listen>",
+		help:  "base URL under which the application reaches asgigram (send_url is <public_url>/send); in the default, an unspecified listen host (:8080, 0.0.0.0, ::) becomes 127.0.0.1",
+		field: func(c *Config) any { return &c.PublicURL }},
+	{key: "app_secret", arg: "SECRET", secret: true, def: "none, events are not signed",
+		help:  "Standard Webhooks secret whsec_<base64> used to sign every event",
+		field: func(c *Config) any { return &c.AppSecret }},
+	{key: "send_token", arg: "TOKEN", secret: true, def: "none, disabled",
+		help:  "application-level bearer token for /send (jobs that outlive a scope)",
+		field: func(c *Config) any { return &c.SendToken }},
+	{key: "admin_token", arg: "TOKEN", secret: true, def: "none, admin endpoints off",
+		help:  "bearer token of the admin endpoints (dead letters: list, show, replay, drop)",
+		field: func(c *Config) any { return &c.AdminToken }},
+	{key: "poll_timeout", arg: "DURATION",
+		help:  "getUpdates long-poll timeout, 0s to 50s",
+		field: func(c *Config) any { return &c.PollTimeout }},
+	{key: "allowed_updates", arg: "KINDS", def: "all 25 kinds of Bot API 10.1",
+		help:  "comma-separated update kinds to receive; empty: Telegram's default (no chat_member, no reactions)",
+		field: func(c *Config) any { return &c.AllowedUpdates }},
+	{key: "delete_webhook_on_start", arg: boolArg,
+		help:  "call deleteWebhook at every start, before polling (a bot that had a webhook)",
+		field: func(c *Config) any { return &c.DeleteWebhookOnStart }},
+	{key: "drop_pending_updates", arg: boolArg,
+		help:  "with delete_webhook_on_start: also drop the updates Telegram holds for the bot",
+		field: func(c *Config) any { return &c.DropPendingUpdates }},
+	{key: "max_concurrency", arg: "N",
+		help:  "deliveries to the application in flight at once (one per scope)",
+		field: func(c *Config) any { return &c.MaxConcurrency }},
+	{key: "scope_idle_timeout", arg: "DURATION",
+		help:  "forget a scope (and its token) after this long without activity",
+		field: func(c *Config) any { return &c.ScopeIdleTimeout }},
+	{key: "max_scopes", arg: "N",
+		help:  "scopes kept in memory at most",
+		field: func(c *Config) any { return &c.MaxScopes }},
+	{key: "app_timeout", arg: "DURATION",
+		help:  "timeout of one delivery attempt to the application",
+		field: func(c *Config) any { return &c.AppTimeout }},
+	{key: "app_max_attempts", arg: "N",
+		help:  "delivery attempts per event, the first one included",
+		field: func(c *Config) any { return &c.AppMaxAttempts }},
+	{key: "app_max_elapsed", arg: "DURATION",
+		help:  "stop retrying a delivery after this long",
+		field: func(c *Config) any { return &c.AppMaxElapsed }},
+	{key: "spool", arg: "KIND",
+		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (no file; a batch is confirmed only once delivered, so a slow scope holds back polling)",
+		field: func(c *Config) any { return &c.Spool }},
+	{key: "data_dir", arg: "DIR", def: "<state dir>/asgigram",
+		help:  "directory of the durable spools, one per bot in <data_dir>/<bot id>; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",
+		field: func(c *Config) any { return &c.DataDir }},
+	{key: "spool_max", arg: "N",
+		help:  "updates held in the spool at most; polling pauses while it is full (at least 100)",
+		field: func(c *Config) any { return &c.SpoolMax }},
+	{key: "spool_memory", arg: "SIZE",
+		help:  "waiting updates also kept in memory with spool: disk, so that delivering them does not read the file (0: none)",
+		field: func(c *Config) any { return (*byteSize)(&c.SpoolMemory) }},
+	{key: "deadletter_max", arg: "N",
+		help:  "dead letters kept at most (at least 1)",
+		field: func(c *Config) any { return &c.DeadletterMax }},
+	{key: "send_timeout", arg: "DURATION",
+		help:  "the most one /send request waits for its Bot API calls",
+		field: func(c *Config) any { return &c.SendTimeout }},
+	{key: "send_body_limit", arg: "SIZE",
+		help:  "largest /send body and application reply body: bytes, or 512KiB, 1MiB, 2MB",
+		field: func(c *Config) any { return (*byteSize)(&c.SendBodyLimit) }},
+	{key: "upload_limit", arg: "SIZE",
+		help:  "largest multipart/form-data /send body (an event with files to upload): bytes, or 10MiB, 50MiB",
+		field: func(c *Config) any { return (*byteSize)(&c.UploadLimit) }},
+	{key: "send_max_events", arg: "N",
+		help:  "events one /send request may carry at most; past it 400",
+		field: func(c *Config) any { return &c.SendMaxEvents }},
+	{key: "send_body_timeout", arg: "DURATION",
+		help:  "the most a client of the local server takes to send a request's headers and JSON body, and to read the answer",
+		field: func(c *Config) any { return &c.SendBodyTimeout }},
+	{key: "upload_min_rate", arg: "SIZE",
+		help:  "bytes per second a multipart /send body must arrive at (and a /file download be read at), after a first send_body_timeout",
+		field: func(c *Config) any { return (*byteSize)(&c.UploadMinRate) }},
+	{key: "idle_timeout", arg: "DURATION",
+		help:  "close a keep-alive connection of the local server after this long without a request",
+		field: func(c *Config) any { return &c.IdleTimeout }},
+	{key: "max_connections", arg: "N", def: "derived from the open-file limit",
+		help:  "open connections of the local server at most; past it the longest-idle keep-alive connection is closed, else the new one gets one request served apart (/healthz and /readyz answered, anything else 503)",
+		field: func(c *Config) any { return &c.MaxConnections }},
+	{key: "pacing", arg: boolArg,
+		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",
+		field: func(c *Config) any { return &c.Pacing }},
+	{key: "pacing_chat_rate", arg: "RATE",
+		help:  "message sends per chat: N/s, N/m, N/h or N/<duration> (20/1m)",
+		field: func(c *Config) any { return &c.PacingChatRate }},
+	{key: "pacing_chat_burst", arg: "N",
+		help:  "message sends a chat may make at once before pacing_chat_rate applies",
+		field: func(c *Config) any { return &c.PacingChatBurst }},
+	{key: "pacing_group_rate", arg: "RATE",
+		help:  "message sends per group, supergroup or channel, on top of pacing_chat_rate",
+		field: func(c *Config) any { return &c.PacingGroupRate }},
+	{key: "pacing_global_rate", arg: "RATE",
+		help:  "message sends of the whole bot",
+		field: func(c *Config) any { return &c.PacingGlobalRate }},
+	{key: "pacing_queue", arg: "N",
+		help:  "calls waiting per chat at most; one more is refused at once",
+		field: func(c *Config) any { return &c.PacingQueue }},
+	{key: "shutdown_grace", arg: "DURATION",
+		help:  "time given to work in flight on shutdown",
+		field: func(c *Config) any { return &c.ShutdownGrace }},
+	{key: "log_level", arg: "LEVEL",
+		help:  "one of " + strings.Join(logLevels, ", "),
+		field: func(c *Config) any { return &c.LogLevel }},
+	{key: "log_format", arg: "FORMAT",
+		help:  "one of " + strings.Join(logFormats, ", "),
+		field: func(c *Config) any { return &c.LogFormat }},
+}
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+	spoolKinds = []string{"disk", "memory"}
+)
+
+// boolArg marks a boolean setting: its flag may stand alone (true).
+const boolArg = "BOOL"
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+func envName(key string) string  { return envPrefix + strings.ToUpper(key) }
+
+func isKey(key string) bool {
+	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key })
+}

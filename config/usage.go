@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Usage returns the help text: the command line and every flag with its
+// environment variable and default.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString(`Usage: asgigram [flags] [TOKEN [APP_URL]]
+
+asgigram long-polls the Telegram Bot API and POSTs every update to APP_URL.
+
+Arguments:
+  TOKEN     the bot token, same as --token
+  APP_URL   the application URL, same as --app-url
+
+Every setting can be given as a flag, as an environment variable or as a key
+of the config file, in that order of precedence. The file key is the flag
+name with '_' for '-' (--app-timeout is app_timeout). Durations need a unit
+(500ms, 15s, 2m, 1h). Rates are N/s, N/m, N/h or N/<duration> (20/1m).
+Booleans are true or false (1 or 0); a boolean flag alone means true, and
+false must be joined to it: --pacing=false, not --pacing false.
+
+Flags:
+`)
+	line := func(flag, help string, notes ...string) {
+		b.WriteString("  " + flag + "\n")
+		for _, l := range wrap(help, 70) {
+			b.WriteString("        " + l + "\n")
+		}
+		for _, n := range notes {
+			b.WriteString("        " + n + "\n")
+		}
+	}
+	line("--config FILE", "read settings from this YAML, JSON or TOML file",
+		"env "+envPrefix+"CONFIG, default none")
+	def := Default()
+	for _, s := range settings {
+		d := s.def
+		if d == "" {
+			d = fmt.Sprint(display(&def, s))
+			if size, ok := s.field(&def).(*byteSize); ok {
+				d = formatSize(int64(*size))
+			}
+		}
+		flag := "--" + flagName(s.key) + " " + s.arg
+		if s.arg == boolArg {
+			flag = "--" + flagName(s.key) + "[=" + boolArg + "]"
+		}
+		line(flag, s.help, "env "+envName(s.key)+", default "+d)
+	}
+	line("-v, --verbose", "log at debug level, whatever log_level says")
+	line("--version", "print the version and exit")
+	line("-h, --help", "print this help and exit")
+	return b.String()
+}
+
+// wrap splits text into lines of at most width bytes, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(text) {
+		if cur != "" && len(cur)+1+len(w) > width {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(lines, cur)
+}
+
+// formatDuration is d.String() without zero trailing units ("15m", not
+// "15m0s").
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// display returns the value of a setting as Redacted and Usage show it.
+func display(c *Config, s setting) any {
+	switch p := s.field(c).(type) {
+	case *string:
+		return *p
+	case *int:
+		return *p
+	case *time.Duration:
+		return formatDuration(*p)
+	case *byteSize:
+		return int64(*p)
+	case *bool:
+		return *p
+	case *Rate:
+		return p.String()
+	case *[]string:
+		return slices.Clone(*p)
+	}
+	panic("config: no display for " + s.key)
+}
