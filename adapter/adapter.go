@@ -44,7 +44,7 @@ type Telegram interface {
 	GetUpdates(ctx context.Context, offset int64, limit int, timeout time.Duration, allowed []string) ([]json.RawMessage, error)
 }
 
-// App delivers one event to the application, retrying as PROTOCOL §2 says,
+// App delivers one event to the application, retrying as docs/protocol.md "Retries" says,
 // and returns its final 2xx answer, or an error once delivery failed finally.
 type App interface {
 	Deliver(ctx context.Context, req AppRequest) (AppResponse, error)

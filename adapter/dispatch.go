@@ -202,7 +202,7 @@ func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
 	}
 }
 
-// envelope builds the POST body of PROTOCOL §2.
+// envelope builds the POST body of docs/protocol.md "The event POST".
 func envelope(ev Event, token, sendURL string) []byte {
 	var b bytes.Buffer
 	b.Grow(len(ev.Scope.JSON) + len(ev.JSON) + len(token) + len(sendURL) + 128)

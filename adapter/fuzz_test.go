@@ -66,7 +66,7 @@ func fuzzDecodeObject(t *testing.T, what string, b []byte) map[string]json.RawMe
 }
 
 // FuzzMapUpdate feeds one raw update through ParseUpdates and Mapper.Map and
-// checks the event and scope objects of PROTOCOL §1-§2.
+// checks the event and scope objects of docs/protocol.md "Scopes" and "The event POST".
 func FuzzMapUpdate(f *testing.F) {
 	fuzzAddUpdateFiles(f)
 	for _, s := range []string{
@@ -215,7 +215,7 @@ func fuzzCheckEvent(t *testing.T, u adapter.Update, ev adapter.Event) {
 		t.Fatalf("unknown scope kind %q", ev.Scope.Kind)
 	}
 
-	// The envelope of §2 (as dispatch.go assembles it) stays valid JSON.
+	// The envelope of docs/protocol.md "The event POST" (as dispatch.go assembles it) stays valid JSON.
 	env := []byte(`{"scope":` + string(ev.Scope.JSON) + `,"event":` + string(ev.JSON) +
 		`,"update_id":` + strconv.FormatInt(ev.UpdateID, 10) + `,"token":"tok","send_url":"http://127.0.0.1:8080/send"}`)
 	if !json.Valid(env) {
@@ -223,7 +223,7 @@ func fuzzCheckEvent(t *testing.T, u adapter.Update, ev adapter.Event) {
 	}
 }
 
-// FuzzParseReply checks the reading of an application's 2xx reply (§3).
+// FuzzParseReply checks the reading of an application's 2xx reply (docs/protocol.md "Replying in the response body").
 func FuzzParseReply(f *testing.F) {
 	for _, s := range []struct{ ct, body string }{
 		{"application/json", `{"type":"telegram.send_message","text":"hi"}`},
@@ -320,12 +320,12 @@ func (c *fuzzCaller) Call(_ context.Context, method string, params any) (json.Ra
 
 var fuzzMethodName = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
 
-// fuzzRefused are the methods §4 refuses. Bot API method names are
+// fuzzRefused are the methods docs/protocol.md "Outbound events" refuses. Bot API method names are
 // case-insensitive, so a call whose name folds to one of them is refused too.
 var fuzzRefused = []string{"getUpdates", "setWebhook", "deleteWebhook", "logOut", "close"}
 
 // FuzzExecute splits a /send body and executes it for a chat scope, a
-// business chat scope, a user scope and the send_token (§4).
+// business chat scope, a user scope and the send_token (docs/protocol.md "Outbound events").
 func FuzzExecute(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"telegram.send_message","text":"hi"}`,

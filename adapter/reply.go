@@ -14,7 +14,7 @@ import (
 var ErrNotJSON = errors.New("reply body is not JSON")
 
 // ParseReply reads the outbound events of an application's 2xx response
-// (PROTOCOL §3): an empty body, null, {} or [] is nothing to send; a body
+// (docs/protocol.md "Replying in the response body"): an empty body, null, {} or [] is nothing to send; a body
 // declared as JSON is one event object or an array of them. A body not
 // declared as JSON returns ErrNotJSON (nothing to send). Anything else is an
 // error to be logged, never retried.

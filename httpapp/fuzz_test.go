@@ -81,7 +81,7 @@ func (c *fuzzBotAPI) Call(_ context.Context, method string, params any) (json.Ra
 var fuzzAllowedStatus = map[int]bool{200: true, 400: true, 401: true, 410: true, 413: true, 415: true, 502: true, 503: true, 504: true}
 
 // FuzzSendHandler drives POST /send with arbitrary Authorization,
-// Content-Type and body, and checks §5: the status table, and a JSON answer
+// Content-Type and body, and checks docs/protocol.md "/send: replying later": the status table, and a JSON answer
 // with "ok" every time.
 func FuzzSendHandler(f *testing.F) {
 	const limit = 4096

@@ -235,7 +235,7 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *sendHandler) fail(w http.ResponseWriter, err error) { h.failWith(w, err, nil) }
 
-// failWith maps an adapter error to PROTOCOL §5's status table.
+// failWith maps an adapter error to the status table of docs/protocol.md "/send: replying later".
 func (h *sendHandler) failWith(w http.ResponseWriter, err error, results []json.RawMessage) {
 	var (
 		inv *adapter.InvalidEventError

@@ -35,7 +35,7 @@
 // (Telegram does not document how they count).
 //
 // Every other method — answerCallbackQuery, answerInlineQuery, get*, edit*,
-// delete*, set*, and those PROTOCOL §6 does not list (ban*, pin*, create*,
+// delete*, set*, and those docs/protocol.md "Retries of outbound calls" does not list (ban*, pin*, create*,
 // approve*, stopPoll, postStory, ...) — is not a message send: it is never
 // queued behind message pacing, nor held by a chat's 429 pause. Telegram
 // gives no numbers for them; their own 429s are honoured by the Bot API

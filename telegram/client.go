@@ -143,7 +143,7 @@ func (c *Client) newRetrying(opt Options, timeout time.Duration) *retryablehttp.
 }
 
 // Safe reports whether method may be repeated after a failure that left its
-// outcome unknown (PROTOCOL §6): get*, answer*, edit*, delete*, set* and
+// outcome unknown (docs/protocol.md "Retries of outbound calls"): get*, answer*, edit*, delete*, set* and
 // sendChatAction. Every other method (send*, copy*, forward*, and the rest:
 // ban*, pin*, create*, ...) is called at most once past the point where the
 // request was sent.
@@ -187,7 +187,7 @@ func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, n int)
 	}
 }
 
-// checkRetry decides per attempt, following PROTOCOL §6.
+// checkRetry decides per attempt, following docs/protocol.md "Retries of outbound calls".
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	st, _ := ctx.Value(attemptKey{}).(*attempt)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests && st != nil {

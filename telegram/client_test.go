@@ -814,7 +814,7 @@ func TestSafe(t *testing.T) {
 		method string
 		safe   bool
 	}{
-		// get*, answer*, edit*, delete*, set*, sendChatAction (PROTOCOL §6)
+		// get*, answer*, edit*, delete*, set*, sendChatAction (docs/protocol.md "Retries of outbound calls")
 		{"getMe", true},
 		{"getUpdates", true},
 		{"getChat", true},

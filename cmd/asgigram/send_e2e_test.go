@@ -37,7 +37,7 @@ func scopesFor(t *testing.T, fake *fakeapi.Server, apiURL string, flags ...strin
 	return chatTok, userTok, sendURL, p
 }
 
-// TestSendStatuses pins the status table of PROTOCOL §5 through the binary.
+// TestSendStatuses pins the status table of docs/protocol.md "/send: replying later" through the binary.
 func TestSendStatuses(t *testing.T) {
 	fake, apiURL := newFake(t)
 	const sendToken = "app-level-send-token-0123456789"
