@@ -381,7 +381,7 @@ func (p *Pacer) waitPause(ctx context.Context) error {
 	}
 	for {
 		p.mu.Lock()
-		d := p.pausedUntil.Sub(time.Now())
+		d := time.Until(p.pausedUntil)
 		p.mu.Unlock()
 		if d <= 0 {
 			return nil

@@ -69,10 +69,9 @@ type contents struct {
 	applied           uint64
 	clean             bool
 
-	updates  []stored // from bbolt, in seq order
-	dead     []deadRaw
-	dbLost   []lostRange
-	dbFaults []string
+	updates []stored // from bbolt, in seq order
+	dead    []deadRaw
+	dbLost  []lostRange
 
 	pagesRead    bool // the pages were read directly (pages.go)
 	pagesUnknown int  // damaged pages found then
