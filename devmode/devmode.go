@@ -31,6 +31,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/httpjson"
 	"github.com/asgigram/asgigram/telegram/fakeapi"
 )
 
@@ -302,26 +303,7 @@ func (d *Dev) fail(w http.ResponseWriter, status int, description string) {
 
 // writeJSON answers v, indented for a terminal.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalIndent(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"ok": false, "description": "internal error: cannot encode the answer"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func marshalIndent(v any) ([]byte, error) {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
+	httpjson.WriteIndent(w, status, v, `{"ok": false, "description": "internal error: cannot encode the answer"}`)
 }
 
 // decodeBody reads a JSON object into v. The Content-Type is not checked

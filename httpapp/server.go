@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/httpjson"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -131,9 +132,7 @@ type apiError struct {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Write(w, status, v, `{"ok":false,"description":"internal error: cannot encode the answer"}`)
 }
 
 func writeError(w http.ResponseWriter, status int, e apiError) {

@@ -42,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/httpjson"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -579,27 +580,14 @@ func writeError(w http.ResponseWriter, e *apiError) int {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) int {
-	b, err := marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	return status
+	return httpjson.Write(w, status, v, `{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
 }
 
-// marshal encodes v as JSON without escaping <, > and &, as Telegram does.
+// marshal encodes v as JSON without escaping <, > and &, as Telegram does,
+// and without httpjson's final newline (it is embedded in other JSON).
 func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	b, err := httpjson.Marshal(v)
+	return bytes.TrimRight(b, "\n"), err
 }
 
 // mustMarshal encodes values that cannot fail to encode.
