@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/backoff"
 	"github.com/asgigram/asgigram/internal/httpbody"
 	"github.com/asgigram/asgigram/internal/jsonscan"
 	"github.com/hashicorp/go-retryablehttp"
@@ -136,7 +136,7 @@ func (c *Client) newRetrying(opt Options, timeout time.Duration) *retryablehttp.
 		RetryWaitMax:   opt.RetryWaitMax,
 		RetryMax:       opt.RetryMax,
 		CheckRetry:     checkRetry,
-		Backoff:        backoff,
+		Backoff:        retryDelay,
 		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: c.beforeAttempt,
 	}
@@ -238,19 +238,15 @@ func peekRetryAfter(resp *http.Response) int {
 	return env.Parameters.RetryAfter
 }
 
-// backoff waits Retry-After for a 429 and otherwise a jittered, capped
+// retryDelay waits Retry-After for a 429 and otherwise a jittered, capped
 // exponential delay.
-func backoff(min, max time.Duration, n int, resp *http.Response) time.Duration {
+func retryDelay(min, max time.Duration, n int, resp *http.Response) time.Duration {
 	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
 			return time.Duration(secs) * time.Second
 		}
 	}
-	d := min << uint(n)
-	if d <= 0 || d > max {
-		d = max
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Delay(min, max, n)
 }
 
 type envelope struct {
