@@ -80,6 +80,20 @@ func (l *Listener) Open() int {
 	return len(l.conns)
 }
 
+// Idle returns the number of open connections that are idle between
+// requests (the ones a new connection may close at the cap).
+func (l *Listener) Idle() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for c := range l.conns {
+		if c.idleSince.Load() != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Accept waits for a connection that fits under the cap. It returns only
 // the listener's own errors.
 func (l *Listener) Accept() (net.Conn, error) {

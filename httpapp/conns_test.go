@@ -65,16 +65,19 @@ const getHealthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 func TestListenerClosesIdleConnectionsToMakeRoom(t *testing.T) {
 	addr, lim := serveCapped(t, httpapp.NewRouter(httpapp.RouterOptions{Sender: stubSender{}}), 2, time.Minute)
 	var idle []net.Conn
-	for range 2 {
+	for i := range 2 {
 		c, br := rawRequest(t, addr, getHealthz)
 		resp, err := http.ReadResponse(br, nil)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, 200, resp.StatusCode)
 		idle = append(idle, c)
+		// The server marks a connection idle after the client has read
+		// the answer: wait for it, so that the first is idle the longest.
+		require.Eventually(t, func() bool { return lim.Idle() == i+1 }, 5*time.Second, time.Millisecond)
 	}
 	// Both are idle now; a third client is served at once.
-	require.Eventually(t, func() bool { return lim.Open() == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, 2, lim.Open())
 	_, br := rawRequest(t, addr, getHealthz)
 	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
