@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asgigram/asgigram/internal/backoff"
 	"github.com/asgigram/asgigram/internal/httpbody"
 	"github.com/asgigram/asgigram/internal/jsonscan"
 	"github.com/hashicorp/go-retryablehttp"
@@ -136,25 +136,10 @@ func (c *Client) newRetrying(opt Options, timeout time.Duration) *retryablehttp.
 		RetryWaitMax:   opt.RetryWaitMax,
 		RetryMax:       opt.RetryMax,
 		CheckRetry:     checkRetry,
-		Backoff:        retryDelay,
+		Backoff:        backoff,
 		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: c.beforeAttempt,
 	}
-}
-
-// Safe reports whether method may be repeated after a failure that left its
-// outcome unknown (docs/protocol.md "Retries of outbound calls"): get*, answer*, edit*, delete*, set* and
-// sendChatAction. Every other method (send*, copy*, forward*, and the rest:
-// ban*, pin*, create*, ...) is called at most once past the point where the
-// request was sent.
-func Safe(method string) bool {
-	m := strings.ToLower(method)
-	for _, p := range []string{"get", "answer", "edit", "delete", "set"} {
-		if strings.HasPrefix(m, p) {
-			return true
-		}
-	}
-	return m == "sendchataction"
 }
 
 // attempt is the state of one call shared with the retry hooks through the
@@ -187,7 +172,7 @@ func (c *Client) beforeAttempt(_ retryablehttp.Logger, req *http.Request, n int)
 	}
 }
 
-// checkRetry decides per attempt, following docs/protocol.md "Retries of outbound calls".
+// checkRetry decides per attempt, following PROTOCOL §6.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	st, _ := ctx.Value(attemptKey{}).(*attempt)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests && st != nil {
@@ -238,15 +223,19 @@ func peekRetryAfter(resp *http.Response) int {
 	return env.Parameters.RetryAfter
 }
 
-// retryDelay waits Retry-After for a 429 and otherwise a jittered, capped
+// backoff waits Retry-After for a 429 and otherwise a jittered, capped
 // exponential delay.
-func retryDelay(min, max time.Duration, n int, resp *http.Response) time.Duration {
+func backoff(min, max time.Duration, n int, resp *http.Response) time.Duration {
 	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
 			return time.Duration(secs) * time.Second
 		}
 	}
-	return backoff.Delay(min, max, n)
+	d := min << uint(n)
+	if d <= 0 || d > max {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
 }
 
 type envelope struct {

@@ -809,63 +809,6 @@ func TestAttemptTimeout(t *testing.T) {
 	}
 }
 
-func TestSafe(t *testing.T) {
-	tests := []struct {
-		method string
-		safe   bool
-	}{
-		// get*, answer*, edit*, delete*, set*, sendChatAction (docs/protocol.md "Retries of outbound calls")
-		{"getMe", true},
-		{"getUpdates", true},
-		{"getChat", true},
-		{"getFile", true},
-		{"answerCallbackQuery", true},
-		{"answerInlineQuery", true},
-		{"answerPreCheckoutQuery", true},
-		{"answerShippingQuery", true},
-		{"answerWebAppQuery", true},
-		{"editMessageText", true},
-		{"editMessageCaption", true},
-		{"editMessageReplyMarkup", true},
-		{"editMessageLiveLocation", true},
-		{"deleteMessage", true},
-		{"deleteMessages", true},
-		{"deleteWebhook", true},
-		{"setMessageReaction", true},
-		{"setWebhook", true},
-		{"setMyCommands", true},
-		{"sendChatAction", true},
-		{"sendchataction", true},
-		{"SENDCHATACTION", true},
-		{"GetMe", true},
-		// send*, copy*, forward*: never repeated
-		{"sendMessage", false},
-		{"sendmessage", false},
-		{"sendPhoto", false},
-		{"sendDocument", false},
-		{"sendMediaGroup", false},
-		{"sendPoll", false},
-		{"sendDice", false},
-		{"sendMessageDraft", false},
-		{"copyMessage", false},
-		{"copyMessages", false},
-		{"forwardMessage", false},
-		{"forwardMessages", false},
-		// everything else is not repeated either
-		{"banChatMember", false},
-		{"pinChatMessage", false},
-		{"unpinChatMessage", false},
-		{"createChatInviteLink", false},
-		{"stopPoll", false},
-		{"logOut", false},
-		{"close", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.safe, telegram.Safe(tt.method), "Safe(%q)", tt.method)
-	}
-}
-
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
