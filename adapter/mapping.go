@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/asgigram/asgigram/internal/jsonscan"
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // Update is one update as fetched from getUpdates.
@@ -82,58 +83,6 @@ type Event struct {
 	JSON json.RawMessage
 	// Raw is the whole Update.
 	Raw json.RawMessage
-}
-
-// scopeRule says where to find the chat or user of one update kind.
-type scopeRule int
-
-const (
-	ruleProbe       scopeRule = iota // unknown kinds: look for chat, message.chat, voter_chat, from, user
-	ruleChat                         // the object's "chat"
-	ruleMessageChat                  // a Message: its "chat"
-	ruleFrom                         // the object's "from"
-	ruleUser                         // the object's "user"
-	ruleCallback                     // message.chat when there is a message, else from
-	rulePollAnswer                   // voter_chat when present, else user
-	ruleNone                         // neither: the bot scope
-)
-
-// kindRules maps every Update field of Bot API 10.1 to its scope rule. Kinds
-// not listed here (newer Bot API versions) use ruleProbe.
-var kindRules = map[string]scopeRule{
-	"message":                   ruleMessageChat,
-	"edited_message":            ruleMessageChat,
-	"channel_post":              ruleMessageChat,
-	"edited_channel_post":       ruleMessageChat,
-	"business_message":          ruleMessageChat,
-	"edited_business_message":   ruleMessageChat,
-	"guest_message":             ruleMessageChat,
-	"deleted_business_messages": ruleChat,
-	"message_reaction":          ruleChat,
-	"message_reaction_count":    ruleChat,
-	"my_chat_member":            ruleChat,
-	"chat_member":               ruleChat,
-	"chat_join_request":         ruleChat,
-	"chat_boost":                ruleChat,
-	"removed_chat_boost":        ruleChat,
-	"callback_query":            ruleCallback,
-	"poll_answer":               rulePollAnswer,
-	"inline_query":              ruleFrom,
-	"chosen_inline_result":      ruleFrom,
-	"shipping_query":            ruleFrom,
-	"pre_checkout_query":        ruleFrom,
-	"purchased_paid_media":      ruleFrom,
-	"business_connection":       ruleUser,
-	"managed_bot":               ruleUser,
-	"poll":                      ruleNone,
-}
-
-// businessKinds are keyed by business connection + chat: their chat id may
-// equal the id of the bot's own private chat with the same person.
-var businessKinds = map[string]bool{
-	"business_message":          true,
-	"edited_business_message":   true,
-	"deleted_business_messages": true,
 }
 
 // ErrNotAnUpdate is returned by Map for JSON that is not an Update object.
@@ -271,30 +220,29 @@ func eventJSON(typ, field string, obj json.RawMessage, inner []jsonscan.Member, 
 }
 
 func (m *Mapper) scope(field string, obj []jsonscan.Member) ScopeRef {
-	rule, known := kindRules[field]
-	if !known {
-		rule = ruleProbe
-	}
+	// The catalogue's scope rule; kinds it does not list (a newer Bot API)
+	// have the zero rule, ScopeByProbe.
+	kind, known := telegram.LookupUpdateKind(field)
 	get := func(key string) json.RawMessage { return jsonscan.Last(obj, key) }
 	var chat, user json.RawMessage
-	switch rule {
-	case ruleChat, ruleMessageChat:
+	switch kind.Scope {
+	case telegram.ScopeByChat, telegram.ScopeByMessageChat:
 		chat = get("chat")
-	case ruleFrom:
+	case telegram.ScopeByFrom:
 		user = get("from")
-	case ruleUser:
+	case telegram.ScopeByUser:
 		user = get("user")
-	case ruleCallback:
+	case telegram.ScopeByCallback:
 		chat = nested(get("message"), "chat")
 		if chat == nil {
 			user = get("from")
 		}
-	case rulePollAnswer:
+	case telegram.ScopeByPollAnswer:
 		chat = get("voter_chat")
 		if chat == nil {
 			user = get("user")
 		}
-	case ruleProbe:
+	case telegram.ScopeByProbe:
 		chat = firstObject(get("chat"), nested(get("message"), "chat"), get("voter_chat"))
 		if chat == nil {
 			user = firstObject(get("from"), get("user"))
@@ -303,11 +251,13 @@ func (m *Mapper) scope(field string, obj []jsonscan.Member) ScopeRef {
 	if id, ok := objectID(chat); ok {
 		ref := ScopeRef{Kind: ScopeChat, ID: id, Key: "chat:" + strconv.FormatInt(id, 10)}
 		conn := stringField(get("business_connection_id"))
+		// A kind not listed that names a business connection is taken for
+		// a business kind.
 		switch {
-		case businessKinds[field] || (conn != "" && !known):
+		case kind.Keying == telegram.KeyByBusinessChat || (conn != "" && !known):
 			ref.BusinessConnectionID = conn
 			ref.Key = "business:" + conn + ":" + strconv.FormatInt(id, 10)
-		case field == "guest_message":
+		case kind.Keying == telegram.KeyByGuestChat:
 			ref.BusinessConnectionID = conn
 			ref.Key = "guest:" + strconv.FormatInt(id, 10)
 			if conn != "" {
