@@ -1,6 +1,7 @@
 // Package metrics exposes asgigram's Prometheus metrics (names prefixed
 // asgigram_) on a private registry. Label values are bounded: update kinds
-// and Bot API methods outside the known sets are counted as "other".
+// and Bot API methods the telegram catalogue does not list are counted as
+// "other".
 package metrics
 
 import (
@@ -94,7 +95,7 @@ func New(g Gauges) *Metrics {
 			Help: "Updates fetched and not yet finished (queued or in delivery).",
 		}, func() float64 { return float64(g.Pending()) }))
 	}
-	for _, k := range knownKinds {
+	for _, k := range telegram.UpdateKindNames() {
 		m.updates.WithLabelValues(k)
 	}
 	m.deadLetters.WithLabelValues(adapter.DeadDelivery)
@@ -108,25 +109,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// knownKinds are the Update fields of Bot API 10.1.
-var knownKinds = []string{"message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
-	"business_message", "edited_business_message", "deleted_business_messages", "guest_message", "message_reaction",
-	"message_reaction_count", "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
-	"pre_checkout_query", "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member",
-	"chat_join_request", "chat_boost", "removed_chat_boost", "managed_bot"}
-
-var kindSet = func() map[string]bool {
-	s := map[string]bool{}
-	for _, k := range knownKinds {
-		s[k] = true
-	}
-	return s
-}()
-
 // Received counts a fetched update (adapter.Options.OnReceived).
 func (m *Metrics) Received(eventType string) {
 	kind := strings.TrimPrefix(eventType, "telegram.")
-	if !kindSet[kind] {
+	if _, known := telegram.LookupUpdateKind(kind); !known {
 		kind = "other"
 	}
 	m.updates.WithLabelValues(kind).Inc()
