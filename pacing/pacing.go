@@ -24,15 +24,11 @@
 //
 // # Which calls are paced
 //
-// Only message sends are held by these limits (see Paced): every send*
-// method except sendChatAction (a typing indicator, no message),
-// sendMessageDraft and sendRichMessageDraft (streamed previews of a message
-// being written, which must keep up with the text; Telegram publishes no
-// limit for them) and sendChatJoinRequestWebApp (an answer to a join request,
-// not a message in a chat); plus copyMessage, copyMessages, forwardMessage
-// and forwardMessages. One call counts as one message, also for
-// sendMediaGroup, copyMessages and forwardMessages, which post several
-// (Telegram does not document how they count).
+// Only message sends are held by these limits: the methods the Bot API
+// catalogue marks Paced (telegram/catalogue.go; telegram.Paced gives the
+// rule and the reasons for its exceptions). One call counts as one message,
+// also for sendMediaGroup, copyMessages and forwardMessages, which post
+// several (Telegram does not document how they count).
 //
 // Every other method — answerCallbackQuery, answerInlineQuery, get*, edit*,
 // delete*, set*, and those docs/protocol.md "Retries of outbound calls" does not list (ban*, pin*, create*,
@@ -83,6 +79,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // Rate is N events per Per: Rate{1, time.Second}, Rate{20, time.Minute}.
@@ -235,20 +233,10 @@ func (p *Pacer) Config() Config {
 	return p.cfg
 }
 
-// Paced reports whether method is a message send, held by message pacing:
-// send* except sendChatAction, sendMessageDraft, sendRichMessageDraft and
-// sendChatJoinRequestWebApp; copyMessage(s) and forwardMessage(s). Method
-// names are case-insensitive, as in the Bot API.
-func Paced(method string) bool {
-	m := strings.ToLower(method)
-	switch m {
-	case "sendchataction", "sendmessagedraft", "sendrichmessagedraft", "sendchatjoinrequestwebapp":
-		return false
-	case "copymessage", "copymessages", "forwardmessage", "forwardmessages":
-		return true
-	}
-	return strings.HasPrefix(m, "send")
-}
+// Paced reports whether method is a message send, held by message pacing,
+// as the Bot API catalogue says (telegram.Paced). Method names are
+// case-insensitive, as in the Bot API.
+func Paced(method string) bool { return telegram.Paced(method) }
 
 // IsGroup reports whether chatKey names a group, supergroup or channel: a
 // negative id or an "@username".
