@@ -50,17 +50,6 @@ type CallError struct {
 func (e *CallError) Error() string { return fmt.Sprintf("event %d (%s): %v", e.Index, e.Method, e.Err) }
 func (e *CallError) Unwrap() error { return e.Err }
 
-// refused are the methods that would break the adapter's own polling or the
-// bot's session, by lower-case name: Bot API method names are
-// case-insensitive, so telegram.setwebhook must be refused as well.
-var refused = map[string]bool{
-	"getupdates":    true,
-	"setwebhook":    true,
-	"deletewebhook": true,
-	"logout":        true,
-	"close":         true,
-}
-
 // isSnakeType reports whether typ is telegram.<snake_case>, as the regular
 // expression ^telegram\.[a-z][a-z0-9]*(_[a-z0-9]+)*$ would.
 func isSnakeType(typ string) bool {
@@ -159,7 +148,7 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 	}
 	delete(params, "type")
 	method := methodName(strings.TrimPrefix(typ, "telegram."))
-	if refused[strings.ToLower(method)] {
+	if telegram.Refused(method) {
 		return bad("event type %q is refused: %s would break the adapter", typ, method)
 	}
 	c := call{method: method, params: params}
