@@ -25,13 +25,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/asgigram/asgigram/internal/redact"
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // Config is asgigram's whole configuration.
@@ -160,20 +160,6 @@ type Config struct {
 	Version bool
 }
 
-// AllUpdateKinds lists the 25 update kinds of Bot API 10.1, the default of
-// AllowedUpdates. Naming them all is what gets chat_member and reactions,
-// which Telegram leaves out by default.
-var AllUpdateKinds = []string{
-	"message", "edited_message", "channel_post", "edited_channel_post",
-	"business_connection", "business_message", "edited_business_message",
-	"deleted_business_messages", "guest_message", "message_reaction",
-	"message_reaction_count", "inline_query", "chosen_inline_result",
-	"callback_query", "shipping_query", "pre_checkout_query",
-	"purchased_paid_media", "poll", "poll_answer", "my_chat_member",
-	"chat_member", "chat_join_request", "chat_boost", "removed_chat_boost",
-	"managed_bot",
-}
-
 // ErrHelp is returned by Load when -h or --help was given. The usage text
 // has then already been written to Load's stderr.
 var ErrHelp = pflag.ErrHelp
@@ -216,7 +202,7 @@ func Default() Config {
 		APIURL:           defaultAPIURL,
 		Listen:           defaultListen,
 		PollTimeout:      30 * time.Second,
-		AllowedUpdates:   slices.Clone(AllUpdateKinds),
+		AllowedUpdates:   telegram.UpdateKindNames(), // naming them all gets chat_member and reactions, which Telegram leaves out by default
 		MaxConcurrency:   64,
 		ScopeIdleTimeout: 15 * time.Minute,
 		MaxScopes:        100000,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asgigram/asgigram/config"
+	"github.com/asgigram/asgigram/telegram"
 )
 
 const (
@@ -118,7 +119,7 @@ func TestDefault(t *testing.T) {
 		APIURL:           "https://api.telegram.org",
 		Listen:           "127.0.0.1:8080",
 		PollTimeout:      30 * time.Second,
-		AllowedUpdates:   config.AllUpdateKinds,
+		AllowedUpdates:   telegram.UpdateKindNames(),
 		MaxConcurrency:   64,
 		ScopeIdleTimeout: 15 * time.Minute,
 		MaxScopes:        100000,
@@ -150,12 +151,12 @@ func TestDefault(t *testing.T) {
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Default() =\n%#v\nwant\n%#v", d.Redacted(), want.Redacted())
 	}
-	if len(config.AllUpdateKinds) != 25 {
-		t.Errorf("len(AllUpdateKinds) = %d, want 25", len(config.AllUpdateKinds))
+	if len(telegram.UpdateKindNames()) != 25 {
+		t.Errorf("len(UpdateKindNames()) = %d, want 25", len(telegram.UpdateKindNames()))
 	}
 	d.AllowedUpdates[0] = "changed"
-	if config.AllUpdateKinds[0] != "message" {
-		t.Error("Default() shares its AllowedUpdates with AllUpdateKinds")
+	if telegram.UpdateKindNames()[0] != "message" || config.Default().AllowedUpdates[0] != "message" {
+		t.Error("Default() shares its AllowedUpdates with the catalogue or with another Default()")
 	}
 }
 
@@ -658,12 +659,12 @@ func TestAllowedUpdates(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"default", "", "", nil, config.AllUpdateKinds},
+		{"default", "", "", nil, telegram.UpdateKindNames()},
 		{"yaml list", "allowed_updates:\n  - message\n  - callback_query\n", "", nil, []string{"message", "callback_query"}},
 		{"yaml flow list", "allowed_updates: [message]\n", "", nil, []string{"message"}},
 		{"yaml string", "allowed_updates: message, poll\n", "", nil, []string{"message", "poll"}},
 		{"yaml empty list", "allowed_updates: []\n", "", nil, []string{}},
-		{"yaml null keeps default", "allowed_updates:\n", "", nil, config.AllUpdateKinds},
+		{"yaml null keeps default", "allowed_updates:\n", "", nil, telegram.UpdateKindNames()},
 		{"env comma string", "", "message, callback_query,", nil, []string{"message", "callback_query"}},
 		{"env over file", "allowed_updates: [poll]\n", "message", nil, []string{"message"}},
 		{"flag", "", "poll", []string{"--allowed-updates", "message,chat_member"}, []string{"message", "chat_member"}},
@@ -863,7 +864,7 @@ func TestRedacted(t *testing.T) {
 		"upload_min_rate":         int64(65536),
 		"idle_timeout":            "1m",
 		"max_connections":         0,
-		"allowed_updates":         config.AllUpdateKinds,
+		"allowed_updates":         telegram.UpdateKindNames(),
 		"log_level":               "info",
 		"pacing":                  true,
 		"pacing_chat_rate":        "1/s",
@@ -984,8 +985,8 @@ func TestExampleFile(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^#   - (\w+)$`).FindAllStringSubmatch(text, -1) {
 		listed = append(listed, m[1])
 	}
-	if !slices.Equal(listed, config.AllUpdateKinds) {
-		t.Errorf("%s lists allowed_updates %q, want %q", path, listed, config.AllUpdateKinds)
+	if !slices.Equal(listed, telegram.UpdateKindNames()) {
+		t.Errorf("%s lists allowed_updates %q, want %q", path, listed, telegram.UpdateKindNames())
 	}
 }
 

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // byteSize is the decode target of send_body_limit, upload_limit and
@@ -55,7 +58,7 @@ var settings = []setting{
 	{key: "poll_timeout", arg: "DURATION",
 		help:  "getUpdates long-poll timeout, 0s to 50s",
 		field: func(c *Config) any { return &c.PollTimeout }},
-	{key: "allowed_updates", arg: "KINDS", def: "all 25 kinds of Bot API 10.1",
+	{key: "allowed_updates", arg: "KINDS", def: fmt.Sprintf("all %d kinds of Bot API %s", len(telegram.UpdateKindNames()), telegram.BotAPIVersion),
 		help:  "comma-separated update kinds to receive; empty: Telegram's default (no chat_member, no reactions)",
 		field: func(c *Config) any { return &c.AllowedUpdates }},
 	{key: "delete_webhook_on_start", arg: boolArg,

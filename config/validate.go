@@ -70,7 +70,7 @@ func (c *Config) Validate() error {
 		return fieldErr("poll_timeout", "must be between 0s and %s (Telegram's limit), got %s", maxPollTimeout, c.PollTimeout)
 	}
 	for i, k := range c.AllowedUpdates {
-		if !isUpdateKind(k) {
+		if !telegram.IsUpdateKindName(k) {
 			return fieldErr("allowed_updates", "entry %d: %q is not an update kind: use snake_case names such as message or callback_query", i, k)
 		}
 	}
@@ -201,10 +201,6 @@ func (c *Config) validateAppSecret() error {
 	}
 	c.AppSecretKey = key
 	return nil
-}
-
-func isUpdateKind(k string) bool {
-	return k != "" && !strings.ContainsFunc(k, func(r rune) bool { return (r < 'a' || r > 'z') && r != '_' })
 }
 
 // checkURL checks that raw is an absolute http or https URL with a host.

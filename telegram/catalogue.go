@@ -10,6 +10,11 @@ import "strings"
 // version is a change to this file alone (see "Updating to a new Bot API
 // version" in docs/operations.md).
 
+// BotAPIVersion is the Bot API version the catalogue follows: its update
+// kinds and methods are those of this version (the methods also include the
+// five ephemeral-message methods of Bot API 10.2; see methodList).
+const BotAPIVersion = "10.1"
+
 // # Update kinds
 
 // ScopeRule says which field of an update's object names the chat or user
@@ -71,7 +76,7 @@ type UpdateKind struct {
 	OptIn bool
 }
 
-// updateKinds lists every Update field of Bot API 10.1, in the order of the
+// updateKinds lists every Update field of BotAPIVersion, in the order of the
 // Bot API documentation. It is the default allowed_updates list, the set of
 // kinds metrics counts by name, and the source of every scope rule.
 var updateKinds = []UpdateKind{
@@ -260,7 +265,7 @@ func Refused(method string) bool {
 	return ok && m.Refused
 }
 
-// methodList lists every method of Bot API 10.1, in the order of the Bot API
+// methodList lists every method of BotAPIVersion (10.1), in the order of the Bot API
 // documentation, plus the five ephemeral-message methods added in Bot API 10.2
 // (marked below). 185 methods in all.
 //
