@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/asgigram/asgigram/telegram"
 )
 
 // Conflict descriptions answered with status 409.
@@ -16,14 +18,6 @@ const (
 	conflictOtherPoll  = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 	conflictSetWebhook = "Conflict: terminated by setWebhook request"
 )
-
-// defaultExcluded are the update kinds delivered only when allowed_updates
-// names them.
-var defaultExcluded = map[string]bool{
-	"chat_member":            true,
-	"message_reaction":       true,
-	"message_reaction_count": true,
-}
 
 type storedUpdate struct {
 	id   int64
@@ -205,7 +199,10 @@ func (s *Server) AllowedUpdates() []string {
 
 func (s *Server) allowedKind(kind string) bool {
 	if s.allowed == nil {
-		return !defaultExcluded[kind]
+		// Kinds delivered only when allowed_updates names them are marked
+		// OptIn in the catalogue.
+		k, _ := telegram.LookupUpdateKind(kind)
+		return !k.OptIn
 	}
 	for _, k := range s.allowed {
 		if k == kind {
