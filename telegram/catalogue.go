@@ -4,11 +4,11 @@ import "strings"
 
 // This file is the catalogue of what asgigram knows of the Bot API: the
 // kinds of update (UpdateKinds) and the methods (Methods), each with the
-// facts the rest of the daemon acts on. Nothing else lists update kinds or
-// method names: mapping, metrics, pacing, the outbound checks and the
-// configuration all read these two tables, so supporting a new Bot API
-// version is a change to this file alone (see "Updating to a new Bot API
-// version" in docs/operations.md).
+// facts the rest of the daemon acts on. The rest keeps no list of its own:
+// mapping, metrics, pacing, the outbound checks, the Bot API client's
+// retries and the configuration all read these two tables, so supporting a
+// new Bot API version is a change to this file alone (see "Updating to a
+// new Bot API version" in README.md).
 
 // BotAPIVersion is the Bot API version the catalogue follows: its update
 // kinds and methods are those of this version (the methods also include the
