@@ -70,6 +70,33 @@ type AppResponse struct {
 	Body        []byte
 }
 
+// DeliveryError is a delivery that failed finally: what App.Deliver returns
+// once it gives up. Its status and attempts go into the trace and the dead
+// letter.
+type DeliveryError struct {
+	// Attempts is how many requests were made.
+	Attempts int
+	// Status is the last HTTP status (0 when there was no response).
+	Status int
+	// Err says why the last attempt failed.
+	Err error
+}
+
+func (e *DeliveryError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("application answered %d after %d attempt(s): %v", e.Status, e.Attempts, e.Err)
+	}
+	return fmt.Sprintf("application unreachable after %d attempt(s): %v", e.Attempts, e.Err)
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// AttemptCount returns how many requests were made.
+func (e *DeliveryError) AttemptCount() int { return e.Attempts }
+
+// HTTPStatus returns the last HTTP status (0 when there was no response).
+func (e *DeliveryError) HTTPStatus() int { return e.Status }
+
 // Options configure an Adapter.
 type Options struct {
 	Telegram Telegram

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asgigram/asgigram/adapter"
-	"github.com/asgigram/asgigram/httpapp"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -29,7 +28,7 @@ func FormatTrace(t adapter.Trace) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "update %d %s %s -> ", t.UpdateID, t.Type, t.Scope)
 
-	var de *httpapp.DeliveryError
+	var de *adapter.DeliveryError
 	if errors.As(t.Err, &de) {
 		// The delivery itself failed: no reply was carried out.
 		if de.Status == 0 {
@@ -102,7 +101,7 @@ func attempts(n int) string {
 // cause is the reason of a failed delivery without the wrapping that
 // repeats the status and attempts, and without net/http's `Post "<url>": `
 // prefix (the URL is in the banner).
-func cause(de *httpapp.DeliveryError) string {
+func cause(de *adapter.DeliveryError) string {
 	if de.Err == nil {
 		return de.Error()
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/asgigram/asgigram/adapter"
-	"github.com/asgigram/asgigram/httpapp"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -47,19 +46,19 @@ func TestFormatTrace(t *testing.T) {
 		{
 			"app unreachable",
 			adapter.Trace{UpdateID: 15, Type: "telegram.message", Scope: "chat:7", Latency: 1612 * time.Millisecond,
-				Err: &httpapp.DeliveryError{Attempts: 5, Err: fmt.Errorf(`Post "http://127.0.0.1:9/": %w`, errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))}},
+				Err: &adapter.DeliveryError{Attempts: 5, Err: fmt.Errorf(`Post "http://127.0.0.1:9/": %w`, errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))}},
 			"update 15 telegram.message chat:7 -> app unreachable: dial tcp 127.0.0.1:9: connect: connection refused (5 attempts in 1.61s)",
 		},
 		{
 			"app answered an error",
 			adapter.Trace{UpdateID: 16, Type: "telegram.message", Scope: "chat:7", Status: 500, Latency: 1200 * time.Millisecond,
-				Err: &httpapp.DeliveryError{Attempts: 5, Status: 500, Err: errors.New("HTTP 500 Internal Server Error")}},
+				Err: &adapter.DeliveryError{Attempts: 5, Status: 500, Err: errors.New("HTTP 500 Internal Server Error")}},
 			"update 16 telegram.message chat:7 -> app 500 in 1.2s, gave up after 5 attempts: HTTP 500 Internal Server Error",
 		},
 		{
 			"one attempt, multi-line error",
 			adapter.Trace{UpdateID: 17, Type: "telegram.message", Scope: "chat:7", Status: 404, Latency: time.Millisecond,
-				Err: &httpapp.DeliveryError{Attempts: 1, Status: 404, Err: errors.New("HTTP 404 Not Found (not retried):\n\"nope\"")}},
+				Err: &adapter.DeliveryError{Attempts: 1, Status: 404, Err: errors.New("HTTP 404 Not Found (not retried):\n\"nope\"")}},
 			`update 17 telegram.message chat:7 -> app 404 in 1ms, gave up after 1 attempt: HTTP 404 Not Found (not retried): "nope"`,
 		},
 		{

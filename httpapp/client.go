@@ -90,34 +90,10 @@ func NewClient(opt ClientOptions) *Client {
 	}
 }
 
-// DeliveryError is a delivery that failed finally.
-type DeliveryError struct {
-	// Attempts is how many requests were made.
-	Attempts int
-	// Status is the last HTTP status (0 when there was no response).
-	Status int
-	// Err says why the last attempt failed.
-	Err error
-}
-
-func (e *DeliveryError) Error() string {
-	if e.Status != 0 {
-		return fmt.Sprintf("application answered %d after %d attempt(s): %v", e.Status, e.Attempts, e.Err)
-	}
-	return fmt.Sprintf("application unreachable after %d attempt(s): %v", e.Attempts, e.Err)
-}
-
-func (e *DeliveryError) Unwrap() error { return e.Err }
-
-// AttemptCount returns how many requests were made.
-func (e *DeliveryError) AttemptCount() int { return e.Attempts }
-
-// HTTPStatus returns the last HTTP status (0 when there was no response).
-func (e *DeliveryError) HTTPStatus() int { return e.Status }
-
 // Deliver POSTs one event, retrying connection errors, timeouts, 408, 429
 // (after Retry-After) and 5xx with capped exponential backoff and jitter
-// within MaxAttempts and MaxElapsed. 3xx and other 4xx are final.
+// within MaxAttempts and MaxElapsed. 3xx and other 4xx are final. A final
+// failure is an *adapter.DeliveryError.
 func (c *Client) Deliver(ctx context.Context, req adapter.AppRequest) (adapter.AppResponse, error) {
 	start := time.Now()
 	wait := c.opt.RetryWaitMin
@@ -128,7 +104,7 @@ func (c *Client) Deliver(ctx context.Context, req adapter.AppRequest) (adapter.A
 		}
 		var fe *finalError
 		if errors.As(err, &fe) || ctx.Err() != nil {
-			return adapter.AppResponse{}, &DeliveryError{Attempts: attempt, Status: resp.Status, Err: err}
+			return adapter.AppResponse{}, &adapter.DeliveryError{Attempts: attempt, Status: resp.Status, Err: err}
 		}
 		d := wait/2 + rand.N(wait/2+1)
 		wait = min(wait*2, c.opt.RetryWaitMax)
@@ -136,13 +112,13 @@ func (c *Client) Deliver(ctx context.Context, req adapter.AppRequest) (adapter.A
 			d = retryAfter
 		}
 		if attempt >= c.opt.MaxAttempts || time.Since(start)+d > c.opt.MaxElapsed {
-			return adapter.AppResponse{}, &DeliveryError{Attempts: attempt, Status: resp.Status, Err: err}
+			return adapter.AppResponse{}, &adapter.DeliveryError{Attempts: attempt, Status: resp.Status, Err: err}
 		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return adapter.AppResponse{}, &DeliveryError{Attempts: attempt, Status: resp.Status, Err: ctx.Err()}
+			return adapter.AppResponse{}, &adapter.DeliveryError{Attempts: attempt, Status: resp.Status, Err: ctx.Err()}
 		case <-t.C:
 		}
 	}

@@ -70,7 +70,7 @@ func TestDeliverRetriesPerProtocol(t *testing.T) {
 				assert.Equal(t, tt.wantStatus, resp.Status)
 				return
 			}
-			var de *httpapp.DeliveryError
+			var de *adapter.DeliveryError
 			require.ErrorAs(t, err, &de)
 			assert.Equal(t, tt.wantStatus, de.Status)
 			assert.Equal(t, tt.wantAttempts, de.Attempts)
@@ -86,7 +86,7 @@ func TestDeliverConnectionRefusedIsRetriedThenFinal(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there now
 	_, err := fastClient(url, httpapp.ClientOptions{MaxAttempts: 3}).Deliver(context.Background(), req)
-	var de *httpapp.DeliveryError
+	var de *adapter.DeliveryError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, 3, de.Attempts)
 	assert.Equal(t, 0, de.Status)

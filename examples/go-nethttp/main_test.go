@@ -232,7 +232,7 @@ func TestVerifiesWhatTheAdapterSends(t *testing.T) {
 	assert.JSONEq(t, `{"type":"telegram.send_message","text":"echo: hi","reply_to_message_id":5000000001}`, string(resp.Body))
 
 	_, err = httpapp.NewClient(httpapp.ClientOptions{URL: srv.URL + "/", SecretKey: []byte("other-key")}).Deliver(context.Background(), req)
-	var de *httpapp.DeliveryError
+	var de *adapter.DeliveryError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, http.StatusUnauthorized, de.Status)
 	assert.Equal(t, 1, de.Attempts, "401 is final, not retried")
