@@ -42,6 +42,10 @@ type Telegram interface {
 	Caller
 	GetMe(ctx context.Context) (telegram.User, json.RawMessage, error)
 	GetUpdates(ctx context.Context, offset int64, limit int, timeout time.Duration, allowed []string) ([]json.RawMessage, error)
+	// GetFile and Download find and fetch the files of updates (GET
+	// /file/{file_id}, see OpenFile).
+	GetFile(ctx context.Context, fileID string) (telegram.File, error)
+	Download(ctx context.Context, filePath string) (*telegram.Download, error)
 }
 
 // App delivers one event to the application, retrying as docs/protocol.md "Retries" says,

@@ -31,7 +31,7 @@ func (okCaller) Call(context.Context, string, any) (json.RawMessage, error) {
 	return json.RawMessage(`{"message_id":1}`), nil
 }
 
-func (okCaller) CallFiles(context.Context, string, any, []telegram.FilePart) (json.RawMessage, error) {
+func (okCaller) CallMultipart(context.Context, string, map[string]json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
 	return json.RawMessage(`{"message_id":1}`), nil
 }
 

@@ -11,24 +11,6 @@ import (
 	"github.com/asgigram/asgigram/telegram"
 )
 
-// Uploader calls a Bot API method with files, as multipart/form-data.
-// *telegram.Client implements it; the adapter uses it when its Telegram
-// does.
-type Uploader interface {
-	CallMultipart(ctx context.Context, method string, params map[string]json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
-}
-
-// FileSource finds and downloads the files of updates. *telegram.Client
-// implements it; the adapter uses it when its Telegram does.
-type FileSource interface {
-	GetFile(ctx context.Context, fileID string) (telegram.File, error)
-	Download(ctx context.Context, filePath string) (*telegram.Download, error)
-}
-
-// ErrFilesUnsupported is returned when the Bot API client cannot upload or
-// download files (it implements neither Uploader nor FileSource).
-var ErrFilesUnsupported = errors.New("the Bot API client does not handle files")
-
 // ErrNoFilePath is returned by OpenFile when getFile answered without a
 // file_path: Telegram does not let bots download the file (larger than 20 MB).
 var ErrNoFilePath = errors.New("telegram gave no file_path: the file cannot be downloaded")
@@ -133,20 +115,16 @@ func (a *Adapter) SendFiles(ctx context.Context, p Principal, event json.RawMess
 // OpenFile looks fileID up with getFile (within SendTimeout) and opens its
 // download from Telegram; ctx bounds the download. The caller must close the
 // Download's Body. Any principal may download: a scope token or the
-// send_token authorised the request. Errors: ErrShuttingDown,
-// ErrFilesUnsupported, ErrNoFilePath, *telegram.Error (getFile refused,
-// e.g. 400 "Bad Request: invalid file_id", or the download was refused),
-// and the failures of reaching Telegram. No error carries the bot token.
+// send_token authorised the request. Errors: ErrShuttingDown, ErrNoFilePath,
+// *telegram.Error (getFile refused, e.g. 400 "Bad Request: invalid
+// file_id", or the download was refused), and the failures of reaching
+// Telegram. No error carries the bot token.
 func (a *Adapter) OpenFile(ctx context.Context, _ Principal, fileID string) (telegram.File, *telegram.Download, error) {
 	if a.closed.Load() {
 		return telegram.File{}, nil, ErrShuttingDown
 	}
-	fs, ok := a.opt.Telegram.(FileSource)
-	if !ok {
-		return telegram.File{}, nil, ErrFilesUnsupported
-	}
 	gctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
-	f, err := fs.GetFile(gctx, fileID)
+	f, err := a.opt.Telegram.GetFile(gctx, fileID)
 	cancel()
 	if err != nil {
 		return telegram.File{}, nil, err
@@ -154,7 +132,7 @@ func (a *Adapter) OpenFile(ctx context.Context, _ Principal, fileID string) (tel
 	if f.FilePath == "" {
 		return f, nil, ErrNoFilePath
 	}
-	d, err := fs.Download(ctx, f.FilePath)
+	d, err := a.opt.Telegram.Download(ctx, f.FilePath)
 	if err != nil {
 		return f, nil, err
 	}

@@ -15,8 +15,7 @@ import (
 	"github.com/asgigram/asgigram/telegram"
 )
 
-// uploadingCaller is a Caller and an Uploader recording every multipart
-// call.
+// uploadingCaller is a Caller recording every multipart call.
 type uploadingCaller struct {
 	recordingCaller
 	mu      sync.Mutex
@@ -165,12 +164,6 @@ func TestExecuteFilesFailures(t *testing.T) {
 	event := json.RawMessage(`{"type":"telegram.send_document","document":"attach://doc"}`)
 	doc := []telegram.FilePart{{Field: "doc", FileName: "a.pdf", Data: []byte("%PDF")}}
 
-	t.Run("a caller that cannot upload", func(t *testing.T) {
-		_, err := adapter.NewExecutor(&recordingCaller{}).ExecuteFiles(context.Background(), scopeOf(t, chat), event, doc)
-		var ce *adapter.CallError
-		require.ErrorAs(t, err, &ce)
-		assert.ErrorIs(t, err, adapter.ErrFilesUnsupported)
-	})
 	t.Run("telegram refuses", func(t *testing.T) {
 		tg := &uploadingCaller{UploadF: func(string, map[string]json.RawMessage) (json.RawMessage, error) {
 			return nil, &telegram.Error{Method: "sendDocument", Code: 400, Description: "Bad Request: file must be non-empty"}
@@ -197,7 +190,7 @@ func TestExecuteFilesFailures(t *testing.T) {
 	})
 }
 
-// fileTelegram is an adapter.Telegram that also finds and downloads files.
+// fileTelegram is an adapter.Telegram that finds and downloads files.
 type fileTelegram struct {
 	recordingCaller
 	GetFileF func(fileID string) (telegram.File, error)
@@ -221,11 +214,6 @@ func (f *fileTelegram) Download(_ context.Context, filePath string) (*telegram.D
 	f.opened = append(f.opened, filePath)
 	return &telegram.Download{Size: -1}, nil
 }
-
-// plainTelegram is an adapter.Telegram without files.
-type plainTelegram struct{ *fileTelegram }
-
-func (plainTelegram) GetFile() {} // hides fileTelegram.GetFile: not a FileSource
 
 func TestOpenFile(t *testing.T) {
 	tg := &fileTelegram{GetFileF: func(id string) (telegram.File, error) {
@@ -253,7 +241,4 @@ func TestOpenFile(t *testing.T) {
 	require.True(t, errors.As(err, &te))
 	assert.Equal(t, 400, te.Code)
 	assert.Len(t, tg.opened, 1, "nothing more was downloaded")
-
-	_, _, err = adapter.New(adapter.Options{Telegram: plainTelegram{&fileTelegram{}}}).OpenFile(context.Background(), adapter.Principal{}, "ok")
-	assert.ErrorIs(t, err, adapter.ErrFilesUnsupported)
 }

@@ -292,6 +292,11 @@ type fuzzCaller struct {
 	calls []fuzzCall
 }
 
+func (c *fuzzCaller) CallMultipart(_ context.Context, method string, _ map[string]json.RawMessage, _ []telegram.FilePart) (json.RawMessage, error) {
+	c.t.Fatalf("%s: a /send body without files was uploaded as multipart", method)
+	return nil, nil
+}
+
 func (c *fuzzCaller) Call(_ context.Context, method string, params any) (json.RawMessage, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {

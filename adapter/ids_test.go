@@ -292,6 +292,7 @@ func TestIDsGoingDownAreNewUpdates(t *testing.T) {
 // the offset: a server that never takes the offset its own answer gave.
 type stuckTelegram struct {
 	recordingCaller
+	noFiles
 	mu      sync.Mutex
 	offsets []int64
 	enough  chan struct{}

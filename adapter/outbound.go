@@ -20,6 +20,8 @@ import (
 // Caller calls Bot API methods. *telegram.Client implements it.
 type Caller interface {
 	Call(ctx context.Context, method string, params any) (json.RawMessage, error)
+	// CallMultipart calls a method with files, as multipart/form-data.
+	CallMultipart(ctx context.Context, method string, params map[string]json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
 }
 
 // InvalidEventError is an outbound event the adapter refuses before calling
@@ -263,11 +265,7 @@ func (e *Executor) send(ctx context.Context, method, chatKey string, params map[
 		ctx = telegram.WithRateLimitHook(ctx, func(d time.Duration) { e.pacer.RateLimited(chatKey, d) })
 	}
 	if len(files) > 0 {
-		up, ok := e.tg.(Uploader)
-		if !ok {
-			return nil, ErrFilesUnsupported
-		}
-		return up.CallMultipart(ctx, method, params, files)
+		return e.tg.CallMultipart(ctx, method, params, files)
 	}
 	return e.tg.Call(ctx, method, encodeParams(params))
 }

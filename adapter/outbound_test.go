@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +45,22 @@ func (c *recordingCaller) Call(_ context.Context, method string, params any) (js
 		return c.CallF(method, p)
 	}
 	return json.RawMessage(`true`), nil
+}
+
+// CallMultipart fails: calls with files go to an uploadingCaller.
+func (c *recordingCaller) CallMultipart(_ context.Context, method string, _ map[string]json.RawMessage, _ []telegram.FilePart) (json.RawMessage, error) {
+	return nil, fmt.Errorf("%s: this fake takes no files", method)
+}
+
+// noFiles completes a fake adapter.Telegram whose updates have no files.
+type noFiles struct{}
+
+func (noFiles) GetFile(context.Context, string) (telegram.File, error) {
+	return telegram.File{}, errors.New("getFile: this fake has no files")
+}
+
+func (noFiles) Download(context.Context, string) (*telegram.Download, error) {
+	return nil, errors.New("download: this fake has no files")
 }
 
 func scopeOf(t *testing.T, ref adapter.ScopeRef) *adapter.Scope {

@@ -51,6 +51,11 @@ func (s *fuzzSender) Send(ctx context.Context, _ adapter.Principal, events []jso
 // unknown), x_deadline (send_timeout reached), x_down (unreachable).
 type fuzzBotAPI struct{ n int }
 
+// CallMultipart fails: the fuzzed bodies are JSON, never uploads.
+func (c *fuzzBotAPI) CallMultipart(_ context.Context, method string, _ map[string]json.RawMessage, _ []telegram.FilePart) (json.RawMessage, error) {
+	return nil, fmt.Errorf("telegram: %s: no uploads in this test", method)
+}
+
 func (c *fuzzBotAPI) Call(_ context.Context, method string, params any) (json.RawMessage, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
