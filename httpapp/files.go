@@ -26,25 +26,17 @@ const DefaultUploadLimit = 50 << 20
 // maxUploadParts bounds the parts of a multipart /send body.
 const maxUploadParts = 100
 
-// Uploader carries out a multipart /send: one event with files.
+// FileOpener serves GET /file/{file_id} (RouterOptions.Files).
 // *adapter.Adapter implements it.
-type Uploader interface {
-	SendFiles(ctx context.Context, p adapter.Principal, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
-}
-
-// FileOpener serves GET /file/{file_id}. *adapter.Adapter implements it.
 type FileOpener interface {
 	OpenFile(ctx context.Context, p adapter.Principal, fileID string) (telegram.File, *telegram.Download, error)
 }
 
-var (
-	_ Uploader   = (*adapter.Adapter)(nil)
-	_ FileOpener = (*adapter.Adapter)(nil)
-)
+var _ FileOpener = (*adapter.Adapter)(nil)
 
 // serveUpload answers a multipart/form-data /send: the part "event" holds
 // one event object, every other part is a file named by its part name.
-func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adapter.Principal, up Uploader) {
+func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adapter.Principal) {
 	limit := h.opt.UploadLimit
 	tooLarge := func() {
 		writeError(w, http.StatusRequestEntityTooLarge, apiError{Description: fmt.Sprintf("body larger than the limit of %d bytes (upload_limit)", limit)})
@@ -76,7 +68,7 @@ func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adap
 		}
 		return
 	}
-	res, err := up.SendFiles(r.Context(), p, event, files)
+	res, err := h.opt.Sender.SendFiles(r.Context(), p, event, files)
 	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.fail(w, err)

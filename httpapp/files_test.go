@@ -21,7 +21,7 @@ import (
 	"github.com/asgigram/asgigram/telegram"
 )
 
-// fileSender is a Sender that also uploads and opens files.
+// fileSender is a Sender that uploads files, and a FileOpener.
 type fileSender struct {
 	stubSender
 	SendFilesF func(event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
@@ -201,7 +201,7 @@ func TestFileEndpoint(t *testing.T) {
 		}
 		return adapter.Principal{}, adapter.ErrUnknownToken
 	}}}
-	h := httpapp.NewRouter(httpapp.RouterOptions{Sender: sender})
+	h := httpapp.NewRouter(httpapp.RouterOptions{Sender: sender, Files: sender})
 	get := func(path, token string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		if token != "" {
@@ -261,7 +261,7 @@ func TestFileEndpoint(t *testing.T) {
 		})
 	}
 
-	t.Run("not served without a FileOpener", func(t *testing.T) {
+	t.Run("not served without Files", func(t *testing.T) {
 		h := httpapp.NewRouter(httpapp.RouterOptions{Sender: stubSender{}})
 		req := httptest.NewRequest(http.MethodGet, "/file/photo", nil)
 		req.Header.Set("Authorization", "Bearer good")

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,11 @@ func (s *fuzzSender) Authorize(token string) (adapter.Principal, error) { return
 
 func (s *fuzzSender) Send(ctx context.Context, _ adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error) {
 	return s.SendF(ctx, events)
+}
+
+// SendFiles fails: the fuzzed bodies are JSON, never uploads.
+func (s *fuzzSender) SendFiles(context.Context, adapter.Principal, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
+	return nil, errors.New("fuzzSender takes no uploads")
 }
 
 // fuzzBotAPI answers calls with realistic results, or fails when the

@@ -21,18 +21,25 @@ import (
 
 // Sender carries out /send requests. *adapter.Adapter implements it.
 type Sender interface {
+	// Authorize resolves a bearer token (a scope token or the send_token).
 	Authorize(token string) (adapter.Principal, error)
+	// Send carries out the events of a JSON /send body.
 	Send(ctx context.Context, p adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error)
+	// SendFiles carries out a multipart/form-data /send: one event with
+	// files.
+	SendFiles(ctx context.Context, p adapter.Principal, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
 }
 
 var _ Sender = (*adapter.Adapter)(nil)
 
 // RouterOptions configure NewRouter.
 type RouterOptions struct {
-	// Sender serves /send. When it also implements Uploader, /send takes
-	// multipart/form-data uploads; when it implements FileOpener, GET
-	// /file/{file_id} is served.
+	// Sender serves POST /send: a JSON body of events, or a
+	// multipart/form-data upload of one event with files. Its Authorize
+	// also admits the requests of GET /file/{file_id}.
 	Sender Sender
+	// Files, when set, serves GET /file/{file_id}.
+	Files FileOpener
 	// BodyLimit bounds a JSON /send body, and the event part of a multipart
 	// one (default 1 MiB).
 	BodyLimit int64
@@ -93,8 +100,8 @@ func NewRouter(opt RouterOptions) http.Handler {
 	})
 	h := &sendHandler{opt: opt}
 	r.Post("/send", h.ServeHTTP)
-	if fo, ok := opt.Sender.(FileOpener); ok {
-		fh := &fileHandler{sendHandler: h, files: fo}
+	if opt.Files != nil {
+		fh := &fileHandler{sendHandler: h, files: opt.Files}
 		r.Get("/file/{file_id}", fh.ServeHTTP)
 	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -187,11 +194,7 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case adapter.IsJSONContentType(r.Header.Get("Content-Type")):
 	case mt == "multipart/form-data":
-		if up, ok := h.opt.Sender.(Uploader); ok {
-			h.serveUpload(w, r, p, up)
-			return
-		}
-		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: "multipart/form-data uploads are not supported here: send application/json"})
+		h.serveUpload(w, r, p)
 		return
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json, or multipart/form-data with files", r.Header.Get("Content-Type"))})

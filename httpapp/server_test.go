@@ -3,6 +3,7 @@ package httpapp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +33,11 @@ func (s stubSender) Authorize(token string) (adapter.Principal, error) {
 
 func (s stubSender) Send(_ context.Context, _ adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error) {
 	return s.SendF(events)
+}
+
+// SendFiles fails: uploads go to a fileSender.
+func (s stubSender) SendFiles(context.Context, adapter.Principal, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
+	return nil, errors.New("stubSender takes no uploads")
 }
 
 // TestSendErrorMapping pins the statuses that the end-to-end tests cannot

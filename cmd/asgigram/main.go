@@ -252,6 +252,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	}
 	router := httpapp.NewRouter(httpapp.RouterOptions{
 		Sender:      ad,
+		Files:       ad,
 		BodyLimit:   cfg.SendBodyLimit,
 		UploadLimit: cfg.UploadLimit,
 		MaxEvents:   cfg.SendMaxEvents,
