@@ -23,6 +23,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ type Config struct {
 	// TokenFile names a file whose trimmed content is the token. It cannot be
 	// combined with Token.
 	TokenFile string
+	// BotName is the name of the bot's entry in the config file's bots:
+	// list, empty when the bot is given at the top level (token, app_url).
+	BotName string
 	// AppURL is the application's URL: every update is POSTed to it.
 	AppURL string
 	// APIURL is the Bot API base URL, without a trailing slash. It may carry
@@ -68,6 +72,10 @@ type Config struct {
 	// AdminToken is the bearer token of the admin endpoints (dead letters).
 	// Empty switches the admin endpoints off. It is never printed.
 	AdminToken string
+	// AdminURL is the local server of the running asgigram that `asgigram
+	// deadletters` talks to. Empty means LocalURL(Listen). Only that command
+	// reads it.
+	AdminURL string
 	// PollTimeout is the getUpdates long-poll timeout, from 0 to 50s.
 	PollTimeout time.Duration
 	// AllowedUpdates lists the update kinds asked from Telegram. An empty,
@@ -260,13 +268,17 @@ func (c Config) Secrets() []string {
 	return out
 }
 
-// Redacted returns every setting by its file key, for a config dump. The
+// Redacted returns every setting of the daemon by its file key, for a
+// config dump. The
 // token, app_secret, send_token and admin_token show as "[redacted]" when
 // set. Durations and rates are strings ("30s", "20/m"), booleans are bools,
 // send_body_limit and upload_limit are in bytes.
 func (c Config) Redacted() map[string]any {
 	m := make(map[string]any, len(settings))
 	for _, s := range settings {
+		if !s.in(cmdDaemon) {
+			continue
+		}
 		v := display(&c, s)
 		if s.secret && v != "" {
 			v = redacted
@@ -285,6 +297,9 @@ func (c Config) String() string {
 	m := c.Redacted()
 	parts := make([]string, 0, len(settings))
 	for _, s := range settings {
+		if !s.in(cmdDaemon) {
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s=%v", s.key, m[s.key]))
 	}
 	return strings.Join(parts, " ")
@@ -298,9 +313,29 @@ func (c Config) LogValue() slog.Value {
 	m := c.Redacted()
 	attrs := make([]slog.Attr, 0, len(settings))
 	for _, s := range settings {
+		if !s.in(cmdDaemon) {
+			continue
+		}
 		attrs = append(attrs, slog.Any(s.key, m[s.key]))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// LocalURL returns the URL at which a local client reaches a server
+// listening on addr (host:port): "http://" + addr, an unspecified host
+// ("", 0.0.0.0, ::) becoming 127.0.0.1, so :8080 gives
+// http://127.0.0.1:8080. An addr that is not host:port is used as it is.
+// It is the default of public_url and of admin_url, and the URL dev mode
+// shows for its listener.
+func LocalURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // BotID returns the bot's user id, the digits before ':' in the token, or 0

@@ -15,92 +15,155 @@ type byteSize int64
 
 // setting describes one configuration key.
 type setting struct {
-	key  string
+	// key is the key in the config file. A key of a group is written
+	// group.name: in the file it is the name inside a map under the group
+	// (dev: {listen: ...}), its flag and variable join the two
+	// (--dev-listen, ASGIGRAM_DEV_LISTEN) unless flag or env say otherwise.
+	key string
+	// flag is the flag's name when it is not derived from the key.
+	flag string
 	arg  string // placeholder in Usage
 	help string
 	// def is the default as Usage shows it; empty means "derive it from
-	// Default()".
+	// the command's defaults".
 	def    string
 	secret bool
+	// cmds are the commands that read the setting; 0 means the daemon only.
+	cmds command
+	// scope says where a setting of the daemon may be given: at the top
+	// level only, or also in an entry of the bots: list.
+	scope scope
 	// field returns a pointer to the Config field the key decodes into.
 	field func(c *Config) any
 }
 
-// settings lists every key, in the order of Usage and Redacted.
+// command is a set of asgigram's commands.
+type command uint8
+
+const (
+	cmdDaemon      command = 1 << iota // asgigram [flags] [TOKEN [APP_URL]]
+	cmdDev                             // asgigram dev
+	cmdDeadLetters                     // asgigram deadletters
+	cmdSpool                           // asgigram spool check|salvage
+)
+
+// scope is where a setting of the daemon may be given.
+type scope uint8
+
+const (
+	// global: at the top level only; it concerns the whole process (the
+	// local server, the spool's directory, logging).
+	global scope = iota
+	// perBot: a bot's own setting (its token). At the top level when the
+	// file has no bots: list (the one-bot form), else in the bot's entry,
+	// never in both.
+	perBot
+	// both: the top-level value is every bot's; an entry of bots: may
+	// override it for its bot.
+	both
+)
+
+func (sc scope) String() string {
+	return [...]string{"global", "per bot", "both"}[sc]
+}
+
+// in reports whether the setting belongs to the commands of cmd.
+func (s setting) in(cmd command) bool {
+	if s.cmds == 0 {
+		return cmd == cmdDaemon
+	}
+	return s.cmds&cmd != 0
+}
+
+// flagName is the name of the setting's flag.
+func (s setting) flagName() string {
+	if s.flag != "" {
+		return s.flag
+	}
+	return strings.NewReplacer("_", "-", ".", "-").Replace(s.key)
+}
+
+// envName is the name of the setting's environment variable.
+func (s setting) envName() string { return envName(s.key) }
+
+// settings lists every key of every command, in the order of Usage and
+// Redacted. A command reads only its own keys, but knows all of them: a
+// config file or an ASGIGRAM_* variable meant for another command is not
+// an unknown key.
 var settings = []setting{
-	{key: "token", arg: "TOKEN", secret: true, def: "none",
+	{key: "token", cmds: cmdDaemon | cmdSpool, scope: perBot, arg: "TOKEN", secret: true, def: "none",
 		help:  "bot token from @BotFather (flags are visible in ps: prefer the env var or token_file)",
 		field: func(c *Config) any { return &c.Token }},
-	{key: "token_file", arg: "FILE", def: "none",
+	{key: "token_file", cmds: cmdDaemon | cmdSpool, scope: perBot, arg: "FILE", def: "none",
 		help:  "read the bot token from this file (surrounding whitespace is trimmed)",
 		field: func(c *Config) any { return &c.TokenFile }},
-	{key: "app_url", arg: "URL", def: "none, required",
+	{key: "app_url", scope: both, arg: "URL", def: "none, required",
 		help:  "application URL: every update is POSTed here",
 		field: func(c *Config) any { return &c.AppURL }},
-	{key: "api_url", arg: "URL",
+	{key: "api_url", scope: both, arg: "URL",
 		help:  "Bot API base URL, may have a path prefix (local Bot API server, proxy)",
 		field: func(c *Config) any { return &c.APIURL }},
-	{key: "listen", arg: "HOST:PORT",
+	{key: "listen", cmds: cmdDaemon | cmdDeadLetters, arg: "HOST:PORT",
 		help:  "address of the HTTP server that serves /send",
 		field: func(c *Config) any { return &c.Listen }},
 	{key: "public_url", arg: "URL", def: "http://<listen>",
 		help:  "base URL under which the application reaches asgigram (send_url is <public_url>/send); in the default, an unspecified listen host (:8080, 0.0.0.0, ::) becomes 127.0.0.1",
 		field: func(c *Config) any { return &c.PublicURL }},
-	{key: "app_secret", arg: "SECRET", secret: true, def: "none, events are not signed",
+	{key: "app_secret", cmds: cmdDaemon | cmdDev, scope: both, arg: "SECRET", secret: true, def: "none, events are not signed",
 		help:  "Standard Webhooks secret whsec_<base64> used to sign every event",
 		field: func(c *Config) any { return &c.AppSecret }},
-	{key: "send_token", arg: "TOKEN", secret: true, def: "none, disabled",
+	{key: "send_token", cmds: cmdDaemon | cmdDev, arg: "TOKEN", secret: true, def: "none, disabled",
 		help:  "application-level bearer token for /send (jobs that outlive a scope)",
 		field: func(c *Config) any { return &c.SendToken }},
-	{key: "admin_token", arg: "TOKEN", secret: true, def: "none, admin endpoints off",
+	{key: "admin_token", cmds: cmdDaemon | cmdDeadLetters, arg: "TOKEN", secret: true, def: "none, admin endpoints off",
 		help:  "bearer token of the admin endpoints (dead letters: list, show, replay, drop)",
 		field: func(c *Config) any { return &c.AdminToken }},
-	{key: "poll_timeout", arg: "DURATION",
+	{key: "poll_timeout", scope: both, arg: "DURATION",
 		help:  "getUpdates long-poll timeout, 0s to 50s",
 		field: func(c *Config) any { return &c.PollTimeout }},
-	{key: "allowed_updates", arg: "KINDS", def: fmt.Sprintf("all %d kinds of Bot API %s", len(telegram.UpdateKindNames()), telegram.BotAPIVersion),
+	{key: "allowed_updates", scope: both, arg: "KINDS", def: fmt.Sprintf("all %d kinds of Bot API %s", len(telegram.UpdateKindNames()), telegram.BotAPIVersion),
 		help:  "comma-separated update kinds to receive; empty: Telegram's default (no chat_member, no reactions)",
 		field: func(c *Config) any { return &c.AllowedUpdates }},
-	{key: "delete_webhook_on_start", arg: boolArg,
+	{key: "delete_webhook_on_start", scope: both, arg: boolArg,
 		help:  "call deleteWebhook at every start, before polling (a bot that had a webhook)",
 		field: func(c *Config) any { return &c.DeleteWebhookOnStart }},
-	{key: "drop_pending_updates", arg: boolArg,
+	{key: "drop_pending_updates", scope: both, arg: boolArg,
 		help:  "with delete_webhook_on_start: also drop the updates Telegram holds for the bot",
 		field: func(c *Config) any { return &c.DropPendingUpdates }},
-	{key: "max_concurrency", arg: "N",
+	{key: "max_concurrency", scope: both, arg: "N",
 		help:  "deliveries to the application in flight at once (one per scope)",
 		field: func(c *Config) any { return &c.MaxConcurrency }},
-	{key: "scope_idle_timeout", arg: "DURATION",
+	{key: "scope_idle_timeout", scope: both, arg: "DURATION",
 		help:  "forget a scope (and its token) after this long without activity",
 		field: func(c *Config) any { return &c.ScopeIdleTimeout }},
-	{key: "max_scopes", arg: "N",
+	{key: "max_scopes", scope: both, arg: "N",
 		help:  "scopes kept in memory at most",
 		field: func(c *Config) any { return &c.MaxScopes }},
-	{key: "app_timeout", arg: "DURATION",
+	{key: "app_timeout", scope: both, arg: "DURATION",
 		help:  "timeout of one delivery attempt to the application",
 		field: func(c *Config) any { return &c.AppTimeout }},
-	{key: "app_max_attempts", arg: "N",
+	{key: "app_max_attempts", scope: both, arg: "N",
 		help:  "delivery attempts per event, the first one included",
 		field: func(c *Config) any { return &c.AppMaxAttempts }},
-	{key: "app_max_elapsed", arg: "DURATION",
+	{key: "app_max_elapsed", scope: both, arg: "DURATION",
 		help:  "stop retrying a delivery after this long",
 		field: func(c *Config) any { return &c.AppMaxElapsed }},
 	{key: "spool", arg: "KIND",
 		help:  "where fetched updates wait until delivered: disk (durable, under data_dir) or memory (no file; a batch is confirmed only once delivered, so a slow scope holds back polling)",
 		field: func(c *Config) any { return &c.Spool }},
-	{key: "data_dir", arg: "DIR", def: "<state dir>/asgigram",
+	{key: "data_dir", cmds: cmdDaemon | cmdSpool, arg: "DIR", def: "<state dir>/asgigram",
 		help:  "directory of the durable spools, one per bot in <data_dir>/<bot id>; <state dir> is $XDG_STATE_HOME, else $HOME/.local/state; without HOME, ./asgigram-data",
 		field: func(c *Config) any { return &c.DataDir }},
-	{key: "spool_max", arg: "N",
+	{key: "spool_max", scope: both, arg: "N",
 		help:  "updates held in the spool at most; polling pauses while it is full (at least 100)",
 		field: func(c *Config) any { return &c.SpoolMax }},
-	{key: "spool_memory", arg: "SIZE",
+	{key: "spool_memory", scope: both, arg: "SIZE",
 		help:  "waiting updates also kept in memory with spool: disk, so that delivering them does not read the file (0: none)",
 		field: func(c *Config) any { return (*byteSize)(&c.SpoolMemory) }},
-	{key: "deadletter_max", arg: "N",
+	{key: "deadletter_max", scope: both, arg: "N",
 		help:  "dead letters kept at most (at least 1)",
 		field: func(c *Config) any { return &c.DeadletterMax }},
-	{key: "send_timeout", arg: "DURATION",
+	{key: "send_timeout", scope: both, arg: "DURATION",
 		help:  "the most one /send request waits for its Bot API calls",
 		field: func(c *Config) any { return &c.SendTimeout }},
 	{key: "send_body_limit", arg: "SIZE",
@@ -124,22 +187,22 @@ var settings = []setting{
 	{key: "max_connections", arg: "N", def: "derived from the open-file limit",
 		help:  "open connections of the local server at most; past it the longest-idle keep-alive connection is closed, else the new one gets one request served apart (/healthz and /readyz answered, anything else 503)",
 		field: func(c *Config) any { return &c.MaxConnections }},
-	{key: "pacing", arg: boolArg,
+	{key: "pacing", scope: both, arg: boolArg,
 		help:  "keep outbound calls inside Telegram's rate limits; --pacing=false for a local Bot API server or benchmarks",
 		field: func(c *Config) any { return &c.Pacing }},
-	{key: "pacing_chat_rate", arg: "RATE",
+	{key: "pacing_chat_rate", scope: both, arg: "RATE",
 		help:  "message sends per chat: N/s, N/m, N/h or N/<duration> (20/1m)",
 		field: func(c *Config) any { return &c.PacingChatRate }},
-	{key: "pacing_chat_burst", arg: "N",
+	{key: "pacing_chat_burst", scope: both, arg: "N",
 		help:  "message sends a chat may make at once before pacing_chat_rate applies",
 		field: func(c *Config) any { return &c.PacingChatBurst }},
-	{key: "pacing_group_rate", arg: "RATE",
+	{key: "pacing_group_rate", scope: both, arg: "RATE",
 		help:  "message sends per group, supergroup or channel, on top of pacing_chat_rate",
 		field: func(c *Config) any { return &c.PacingGroupRate }},
-	{key: "pacing_global_rate", arg: "RATE",
+	{key: "pacing_global_rate", scope: both, arg: "RATE",
 		help:  "message sends of the whole bot",
 		field: func(c *Config) any { return &c.PacingGlobalRate }},
-	{key: "pacing_queue", arg: "N",
+	{key: "pacing_queue", scope: both, arg: "N",
 		help:  "calls waiting per chat at most; one more is refused at once",
 		field: func(c *Config) any { return &c.PacingQueue }},
 	{key: "shutdown_grace", arg: "DURATION",
@@ -150,6 +213,42 @@ var settings = []setting{
 		field: func(c *Config) any { return &c.LogLevel }},
 	{key: "log_format", arg: "FORMAT",
 		help:  "one of " + strings.Join(logFormats, ", "),
+		field: func(c *Config) any { return &c.LogFormat }},
+
+	// asgigram deadletters, a client of a running asgigram's admin
+	// endpoints, also reads listen and admin_token.
+	{key: "admin_url", cmds: cmdDeadLetters, arg: "URL", def: "http://<listen>",
+		help:  "the running asgigram's local server; in the default, an unspecified listen host (:8080, 0.0.0.0, ::) becomes 127.0.0.1",
+		field: func(c *Config) any { return &c.AdminURL }},
+
+	// The group dev holds the settings of asgigram dev. They are apart from
+	// the daemon's, so that the settings of a real bot (its app_url, its
+	// listen address) never point dev mode elsewhere; the flags keep their
+	// short names. Dev mode shares only app_secret and send_token with the
+	// daemon, so that an application and dev mode can use one export.
+	{key: "dev.listen", flag: "listen", cmds: cmdDev, arg: "HOST:PORT",
+		help:  "address of the local server (port 0 picks a free port, the banner shows it)",
+		field: func(c *Config) any { return &c.Listen }},
+	{key: "dev.app_url", flag: "app-url", cmds: cmdDev, arg: "URL", def: "the built-in echo app",
+		help:  "your application's URL, instead of the argument",
+		field: func(c *Config) any { return &c.AppURL }},
+	{key: "dev.public_url", flag: "public-url", cmds: cmdDev, arg: "URL", def: "http://<listen address>",
+		help:  "base URL under which your app reaches asgigram (send_url is <public-url>/send)",
+		field: func(c *Config) any { return &c.PublicURL }},
+	{key: "dev.app_timeout", flag: "app-timeout", cmds: cmdDev, arg: "DURATION",
+		help:  "timeout of one delivery attempt",
+		field: func(c *Config) any { return &c.AppTimeout }},
+	{key: "dev.app_max_attempts", flag: "app-max-attempts", cmds: cmdDev, arg: "N",
+		help:  "delivery attempts per event, the first one included",
+		field: func(c *Config) any { return &c.AppMaxAttempts }},
+	{key: "dev.pacing", flag: "pacing", cmds: cmdDev, arg: boolArg,
+		help:  "pace the bot's calls as in production, within Telegram's limits (after a burst, about one message per second per chat); --pacing=false does not",
+		field: func(c *Config) any { return &c.Pacing }},
+	{key: "dev.log_level", flag: "log-level", cmds: cmdDev, arg: "LEVEL",
+		help:  "one of " + strings.Join(logLevels, ", ") + " (by default warn: the trace lines say what happens)",
+		field: func(c *Config) any { return &c.LogLevel }},
+	{key: "dev.log_format", flag: "log-format", cmds: cmdDev, arg: "FORMAT",
+		help:  "one of " + strings.Join(logFormats, ", ") + ", for the log on stderr",
 		field: func(c *Config) any { return &c.LogFormat }},
 }
 
@@ -163,8 +262,25 @@ var (
 const boolArg = "BOOL"
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
-func envName(key string) string  { return envPrefix + strings.ToUpper(key) }
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// lookup returns the setting of key.
+func lookup(key string) (setting, bool) {
+	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == key })
+	if i < 0 {
+		return setting{}, false
+	}
+	return settings[i], true
+}
 
 func isKey(key string) bool {
-	return slices.ContainsFunc(settings, func(s setting) bool { return s.key == key })
+	_, ok := lookup(key)
+	return ok
+}
+
+// isGroup reports whether name is a group of keys (dev for dev.listen).
+func isGroup(name string) bool {
+	return slices.ContainsFunc(settings, func(s setting) bool { return strings.HasPrefix(s.key, name+".") })
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"slices"
 
 	"github.com/spf13/viper"
 )
@@ -11,14 +10,18 @@ import (
 // the token; 0 when no token is configured) as asgigram finds them: from
 // the config file at path (ASGIGRAM_CONFIG when path is empty), the
 // ASGIGRAM_* environment and the defaults, by the same settings table as
-// Load. It is for `asgigram spool`, which needs nothing else: the settings
-// a running asgigram requires (app_url, ...) are not asked for. Its errors
-// never contain the token.
+// Load (the keys whose commands include spool: token, token_file,
+// data_dir; the token may be in the file's bots: list). It is for
+// `asgigram spool`, which needs nothing else: the settings a running
+// asgigram requires (app_url, ...) are not asked for. Its errors never
+// contain the token.
 func SpoolLocation(path string) (dataDir string, botID int64, err error) {
-	keys := []string{"token", "token_file", "data_dir"}
 	v := viper.New()
-	for _, k := range keys {
-		if err := v.BindEnv(k, envName(k)); err != nil {
+	for _, s := range settings {
+		if !s.in(cmdSpool) {
+			continue
+		}
+		if err := v.BindEnv(s.key, s.envName()); err != nil {
 			return "", 0, err
 		}
 	}
@@ -32,19 +35,23 @@ func SpoolLocation(path string) (dataDir string, botID int64, err error) {
 	}
 	c := Default()
 	for _, s := range settings {
-		if !slices.Contains(keys, s.key) || !v.IsSet(s.key) {
+		if !s.in(cmdSpool) || !v.IsSet(s.key) {
 			continue
 		}
 		if err := decodeKey(v, s, &c); err != nil {
 			return "", 0, err
 		}
 	}
+	bot, err := applyBots(v, &c)
+	if err != nil {
+		return "", 0, err
+	}
 	if c.Token != "" && c.TokenFile != "" {
-		return "", 0, fieldErr("token_file", "cannot be combined with token: give only one of them")
+		return "", 0, bot.fieldErr(fieldErr("token_file", "cannot be combined with token: give only one of them"))
 	}
 	if c.Token != "" || c.TokenFile != "" {
 		if err := c.validateToken(); err != nil {
-			return "", 0, err
+			return "", 0, bot.fieldErr(err)
 		}
 		botID = c.BotID()
 	}

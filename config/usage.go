@@ -28,19 +28,42 @@ false must be joined to it: --pacing=false, not --pacing false.
 
 Flags:
 `)
-	line := func(flag, help string, notes ...string) {
-		b.WriteString("  " + flag + "\n")
-		for _, l := range wrap(help, 70) {
-			b.WriteString("        " + l + "\n")
-		}
-		for _, n := range notes {
-			b.WriteString("        " + n + "\n")
-		}
-	}
-	line("--config FILE", "read settings from this YAML, JSON or TOML file",
-		"env "+envPrefix+"CONFIG, default none")
-	def := Default()
+	b.WriteString(usageLine("--config FILE", "read settings from this YAML, JSON or TOML file",
+		"env "+envPrefix+"CONFIG, default none"))
+	b.WriteString(flagsUsage(cmdDaemon, Default()))
+	b.WriteString(usageLine("-v, --verbose", "log at debug level, whatever log_level says"))
+	b.WriteString(usageLine("--version", "print the version and exit"))
+	b.WriteString(usageLine("-h, --help", "print this help and exit"))
+	return b.String()
+}
+
+// DevFlagsUsage returns the flags part of the help text of asgigram dev:
+// every setting it reads, with its environment variable, file key and
+// default.
+func DevFlagsUsage() string {
+	return usageLine("--config FILE", "read the dev: group, app_secret and send_token from this YAML, JSON or TOML file (only when given: dev mode does not read "+envPrefix+"CONFIG)", "default none") +
+		flagsUsage(cmdDev, DevDefault("")) +
+		usageLine("-v, --verbose", "log at debug level") +
+		usageLine("-h, --help", "print this help")
+}
+
+// DeadLettersFlagsUsage returns the flags part of the help text of
+// asgigram deadletters.
+func DeadLettersFlagsUsage() string {
+	return usageLine("--config FILE", "read listen, admin_url and admin_token from this YAML, JSON or TOML file",
+		"env "+envPrefix+"CONFIG, default none") +
+		flagsUsage(cmdDeadLetters, Default()) +
+		usageLine("-h, --help", "print this help")
+}
+
+// flagsUsage documents the settings of cmd, def holding their defaults.
+// The file key is named where it is not the flag's name with '_' for '-'.
+func flagsUsage(cmd command, def Config) string {
+	var b strings.Builder
 	for _, s := range settings {
+		if !s.in(cmd) {
+			continue
+		}
 		d := s.def
 		if d == "" {
 			d = fmt.Sprint(display(&def, s))
@@ -48,15 +71,29 @@ Flags:
 				d = formatSize(int64(*size))
 			}
 		}
-		flag := "--" + flagName(s.key) + " " + s.arg
+		flag := "--" + s.flagName() + " " + s.arg
 		if s.arg == boolArg {
-			flag = "--" + flagName(s.key) + "[=" + boolArg + "]"
+			flag = "--" + s.flagName() + "[=" + boolArg + "]"
 		}
-		line(flag, s.help, "env "+envName(s.key)+", default "+d)
+		where := "env " + s.envName()
+		if flagName(s.key) != s.flagName() {
+			where += ", file " + s.key
+		}
+		b.WriteString(usageLine(flag, s.help, where+", default "+d))
 	}
-	line("-v, --verbose", "log at debug level, whatever log_level says")
-	line("--version", "print the version and exit")
-	line("-h, --help", "print this help and exit")
+	return b.String()
+}
+
+// usageLine documents one flag: the flag, its help wrapped, then notes.
+func usageLine(flag, help string, notes ...string) string {
+	var b strings.Builder
+	b.WriteString("  " + flag + "\n")
+	for _, l := range wrap(help, 70) {
+		b.WriteString("        " + l + "\n")
+	}
+	for _, n := range notes {
+		b.WriteString("        " + n + "\n")
+	}
 	return b.String()
 }
 

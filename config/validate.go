@@ -36,15 +36,11 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.APIURL = u
-	host, port, err := checkListen(c.Listen)
-	if err != nil {
+	if _, _, err := checkListen(c.Listen); err != nil {
 		return err
 	}
 	if c.PublicURL == "" {
-		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-			host = "127.0.0.1"
-		}
-		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		c.PublicURL = LocalURL(c.Listen)
 	} else {
 		u, err := checkURL("public_url", c.PublicURL, false)
 		if err != nil {
