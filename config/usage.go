@@ -79,7 +79,11 @@ func flagsUsage(cmd command, def Config) string {
 		if flagName(s.key) != s.flagName() {
 			where += ", file " + s.key
 		}
-		b.WriteString(usageLine(flag, s.help, where+", default "+d))
+		notes := []string{where + ", default " + d}
+		if len(notes[0]) > 70 {
+			notes = []string{where + ",", "default " + d}
+		}
+		b.WriteString(usageLine(flag, s.help, notes...))
 	}
 	return b.String()
 }

@@ -178,7 +178,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	}
 	publicURL := cfg.PublicURL
 	if _, port, _ := net.SplitHostPort(cfg.Listen); port == "0" && strings.HasSuffix(publicURL, ":0") {
-		publicURL = "http://" + localAddr(ln.Addr())
+		publicURL = config.LocalURL(ln.Addr().String())
 	}
 	ua := "asgigram/" + version
 	var ad *adapter.Adapter
@@ -307,19 +307,6 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		return nil
 	})
 	return g.Wait()
-}
-
-// localAddr renders a listener address for URLs, an unspecified host
-// becoming 127.0.0.1.
-func localAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 // spoolMemory turns spool_memory (0: none) into adapter.Options.SpoolMemory
