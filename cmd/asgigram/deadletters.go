@@ -3,19 +3,19 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/asgigram/asgigram/config"
 )
 
-const deadLettersUsage = `Usage: asgigram deadletters list|show ID|replay ID|drop ID [flags]
+var deadLettersUsage = `Usage: asgigram deadletters list|show ID|replay ID|drop ID [flags]
 
 Inspects the dead letters of a running asgigram through its admin endpoints
 (enabled by admin_token).
@@ -25,47 +25,35 @@ Inspects the dead letters of a running asgigram through its admin endpoints
   replay ID   deliver its update again, behind its scope's backlog
   drop ID     delete it
 
+It takes listen, admin_url and admin_token like asgigram itself (flag,
+ASGIGRAM_* variable or key of the config file), so with the configuration of
+the running asgigram it finds it. admin_token is required: prefer the
+variable or the file, flags show in ps.
+
 Flags:
-  --admin-url URL      the running asgigram's local server
-                       env ASGIGRAM_ADMIN_URL, default http://<ASGIGRAM_LISTEN or 127.0.0.1:8080>
-  --admin-token TOKEN  env ASGIGRAM_ADMIN_TOKEN (prefer the env var: flags show in ps)
-`
+` + config.DeadLettersFlagsUsage()
 
 // runDeadLetters is the "deadletters" subcommand: a client of the admin
 // endpoints.
 func (m *Main) runDeadLetters(args []string) int {
-	fs := pflag.NewFlagSet("deadletters", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	listen := os.Getenv("ASGIGRAM_LISTEN")
-	if listen == "" {
-		listen = "127.0.0.1:8080"
-	}
-	defURL := os.Getenv("ASGIGRAM_ADMIN_URL")
-	if defURL == "" {
-		defURL = "http://" + strings.Replace(listen, "0.0.0.0:", "127.0.0.1:", 1)
-		if strings.HasPrefix(listen, ":") {
-			defURL = "http://127.0.0.1" + listen
-		}
-	}
-	adminURL := fs.String("admin-url", defURL, "")
-	token := fs.String("admin-token", os.Getenv("ASGIGRAM_ADMIN_TOKEN"), "")
-	help := fs.BoolP("help", "h", false, "")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(m.Stderr, "asgigram deadletters: %v\n\n%s", err, deadLettersUsage)
-		return ExitConfig
-	}
-	rest := fs.Args()
-	if *help || len(rest) == 0 {
+	cfg, rest, err := config.LoadDeadLetters(args, m.Stderr)
+	switch {
+	case errors.Is(err, config.ErrHelp):
 		fmt.Fprint(m.Stderr, deadLettersUsage)
-		if *help {
-			return ExitOK
+		return ExitOK
+	case len(rest) == 0:
+		// Without a command, only the usage; a missing admin_token is no
+		// news then.
+		if fe := new(config.FieldError); err != nil && !(errors.As(err, &fe) && fe.Field == "admin_token") {
+			fmt.Fprintf(m.Stderr, "asgigram deadletters: %v\n\n", err)
 		}
+		fmt.Fprint(m.Stderr, deadLettersUsage)
+		return ExitConfig
+	case err != nil:
+		fmt.Fprintf(m.Stderr, "asgigram deadletters: %v\n", err)
 		return ExitConfig
 	}
-	if *token == "" {
-		fmt.Fprintln(m.Stderr, "asgigram deadletters: admin_token: missing: set ASGIGRAM_ADMIN_TOKEN (or --admin-token) to the running asgigram's admin_token")
-		return ExitConfig
-	}
+	adminURL := &cfg.AdminURL
 	base := strings.TrimRight(*adminURL, "/") + "/admin/deadletters"
 	var method, url string
 	switch {
@@ -86,7 +74,7 @@ func (m *Main) runDeadLetters(args []string) int {
 		fmt.Fprintf(m.Stderr, "asgigram deadletters: %v\n", err)
 		return ExitConfig
 	}
-	req.Header.Set("Authorization", "Bearer "+*token)
+	req.Header.Set("Authorization", "Bearer "+cfg.AdminToken)
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		fmt.Fprintf(m.Stderr, "asgigram deadletters: cannot reach asgigram at %s: %v\n", *adminURL, err)
