@@ -278,7 +278,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	if warn := httpapp.ExposureWarning(ln.Addr().String(), cfg.AdminToken != ""); warn != "" {
 		log.Warn(warn)
 	}
-	log.Info("asgigram starting", "version", version, "listen", ln.Addr().String(), "send_url", publicURL+"/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections)
+	start := []any{"version", version, "listen", ln.Addr().String(), "send_url", publicURL + "/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections}
+	if cfg.BotName != "" {
+		start = append(start, "bot", cfg.BotName) // its entry in bots:
+	}
+	log.Info("asgigram starting", start...)
 
 	g, gctx := errgroup.WithContext(ctx)
 	// The adapter runs until ctx ends (then drains within shutdown_grace),
