@@ -13,11 +13,20 @@
 // The bot token, the app_secret, the send_token and the admin_token are never
 // part of an error message, of Usage or of Redacted.
 //
+// One table (settings.go) holds the keys of every command: the daemon
+// (Load), asgigram dev (LoadDev, its keys the group dev.*), asgigram
+// deadletters (LoadDeadLetters) and asgigram spool (SpoolLocation). Each
+// command reads its own keys and knows all of them. A key of a group is a
+// map in the file (dev: {listen: ...}); each key of the daemon says
+// whether it is global, a bot's own, or both, that is whether it may be
+// given in the entry of the file's bots: list (bots.go).
+//
 // The files follow the steps: config.go holds the Config type, its defaults
 // and its redacted forms; settings.go the settings table (every key, its
-// flag, environment variable and help); rate.go the Rate type; load.go
-// reading flags, environment and file; decode.go turning their strings
-// into typed values; usage.go the help text; validate.go the checks.
+// commands, scope, flag, environment variable and help); rate.go the Rate
+// type; load.go reading flags, environment and file, per command; bots.go
+// the bots: list; decode.go turning their strings into typed values;
+// usage.go the help texts; validate.go the checks.
 package config
 
 import (

@@ -67,7 +67,7 @@ func LoadDev(args []string, token string, stderr io.Writer) (Config, error) {
 		name: "asgigram dev", cmd: cmdDev, positional: []string{"dev.app_url"},
 		tooMany: "expected at most APP_URL", verbose: true,
 	}
-	l, err := loadSettings(spec, DevDefault(token), args, stderr)
+	l, err := loadSettings(spec, devDefault(token), args, stderr)
 	if err != nil {
 		return Config{}, err
 	}
@@ -93,13 +93,13 @@ func LoadDev(args []string, token string, stderr io.Writer) (Config, error) {
 	return c, nil
 }
 
-// DevDefault returns the defaults of asgigram dev: Default() with token as
+// devDefault returns the defaults of asgigram dev: Default() with token as
 // the bot token, log_level warn (its trace lines say what happens), a
 // memory spool (the fake Telegram starts empty on every run: updates kept
 // on disk would be redelivered into a world that no longer has them, and
 // would share a real instance's data_dir) and a short shutdown_grace
 // (Ctrl-C should not wait long for a stuck application).
-func DevDefault(token string) Config {
+func devDefault(token string) Config {
 	c := Default()
 	c.Token = token
 	c.LogLevel = "warn"

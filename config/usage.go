@@ -42,7 +42,7 @@ Flags:
 // default.
 func DevFlagsUsage() string {
 	return usageLine("--config FILE", "read the dev: group, app_secret and send_token from this YAML, JSON or TOML file (only when given: dev mode does not read "+envPrefix+"CONFIG)", "default none") +
-		flagsUsage(cmdDev, DevDefault("")) +
+		flagsUsage(cmdDev, devDefault("")) +
 		usageLine("-v, --verbose", "log at debug level") +
 		usageLine("-h, --help", "print this help")
 }
