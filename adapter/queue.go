@@ -4,58 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
-
-// Position is where polling stands: the next getUpdates offset and the
-// id space (epoch) it belongs to. Update ids rise by one within an epoch;
-// when Telegram's ids go down (a new id space: a bot quiet for a week, or
-// another Bot API server) the adapter starts the next epoch.
-type Position struct {
-	// Offset is the next getUpdates offset (0: none yet).
-	Offset int64
-	// Epoch is the id space: 0 for the first, then one more at each reset.
-	Epoch uint32
-}
-
-// Spool is durable storage for fetched updates (spool: disk). *spool.Spool
-// implements it; another backend (a replicated stream, say) implements the
-// same promises:
-//   - Durability: when Append returns nil, its updates and next position
-//     survive a crash of the process and of the machine; only then does the
-//     adapter confirm them to Telegram with the next offset.
-//   - Order: Scan visits stored updates in the order they were appended
-//     (sequence numbers rise), so that each scope is delivered in fetch order.
-//   - Idempotency: an update is identified by (epoch, update_id); appending
-//     one that is still stored stores nothing (sequence 0). The same
-//     update_id in another epoch is another update.
-//   - Removal: finished updates are removed, possibly a little later; a
-//     removal lost in a crash only delivers an update again (same
-//     webhook-id: the epoch is stored with it).
-type Spool interface {
-	DeadLetters
-	// Position returns the saved position (zero value: none).
-	Position() (Position, error)
-	// Append stores ups in order (each carries its epoch) and saves next
-	// (when next.Offset > 0) in the same durable write. Updates already
-	// stored are skipped (sequence number 0).
-	Append(ups []Update, next Position) ([]uint64, error)
-	// Requeue stores one update again, even if it is still stored (a dead
-	// letter's replay racing the removal of the original).
-	Requeue(u Update) (uint64, error)
-	// Get returns a stored update.
-	Get(seq uint64) (Update, error)
-	// Scan visits the stored updates in sequence order.
-	Scan(fn func(seq uint64, u Update) error) error
-	// Remove deletes finished updates, possibly a little later: a removal
-	// lost in a crash only delivers the update again.
-	Remove(seqs []uint64) error
-	// Len returns the number of stored updates.
-	Len() int
-}
 
 // spoolQueue is the spool sink. The poller stores each batch and moves on
 // while fewer than SpoolMax updates wait; a pool of MaxConcurrency workers
@@ -440,9 +392,3 @@ func (q *spoolQueue) requeue(u Update) error {
 	q.index(pending{seq: seq, id: u.ID, epoch: u.Epoch}, u.Raw, key)
 	return nil
 }
-
-// ErrSpoolUnavailable is wrapped by a Spool's errors that pause polling
-// instead of stopping the adapter: a full disk, a data directory removed
-// while running. The updates already stored are still delivered; polling
-// resumes when the spool's Check passes again.
-var ErrSpoolUnavailable = errors.New("the spool cannot store new updates")
