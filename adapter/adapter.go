@@ -3,8 +3,9 @@
 // (one at a time per scope, scopes in parallel), and carries out the outbound
 // events the application answers with or sends later through /send.
 //
-// It owns the small interfaces it needs (Telegram, App, Sink); the telegram
-// and httpapp packages implement them and cmd/asgigram wires them.
+// It owns the small interfaces it needs (Telegram, App, Spool); the
+// telegram, httpapp and spool packages implement them and cmd/asgigram wires
+// them.
 package adapter
 
 import (
@@ -214,11 +215,10 @@ type Adapter struct {
 	reg      *Registry
 	exec     *Executor
 	mapper   Mapper
-	sink     sink
+	delivery delivery // memoryDelivery or diskDelivery (spool)
 	dead     DeadLetters
-	queue    *spoolQueue // the sink when a Spool is configured
 	closed   atomic.Bool
-	running  atomic.Bool // the sink exists
+	running  atomic.Bool // delivery is set
 	offset   atomic.Int64
 	epoch    atomic.Uint32 // the id space of offset (see Position)
 	pending  atomic.Int64  // updates fetched and not yet finished
@@ -360,6 +360,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 	})
 	defer stopTimer()
 
+	deps := deliveryDeps{
+		deliver:        a.deliver,
+		mapper:         a.mapper,
+		received:       a.opt.OnReceived,
+		pending:        &a.pending,
+		log:            a.log,
+		maxConcurrency: a.opt.MaxConcurrency,
+	}
 	if sp := a.opt.Spool; sp != nil {
 		pos, err := sp.Position()
 		if err != nil {
@@ -367,14 +375,15 @@ func (a *Adapter) Run(ctx context.Context) error {
 		}
 		a.offset.Store(pos.Offset)
 		a.epoch.Store(pos.Epoch)
-		q, err := newSpoolQueue(a, sp, deliverCtx)
+		d, err := newDiskDelivery(ctx, deliverCtx, deps, diskConfig{
+			spool: sp, max: a.opt.SpoolMax, memory: a.opt.SpoolMemory, keep: a.keep,
+		})
 		if err != nil {
 			return fmt.Errorf("reading the spool: %w", err)
 		}
-		a.queue = q
-		a.sink = q
+		a.delivery = d
 	} else {
-		a.sink = newDispatcher(a)
+		a.delivery = newMemoryDelivery(deliverCtx, deps)
 	}
 	a.running.Store(true)
 
@@ -385,7 +394,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 		t := time.AfterFunc(grace, cancelDeliver)
 		defer t.Stop()
 	}
-	a.sink.drain()
+	a.delivery.drain()
 	if err != nil {
 		return err
 	}
@@ -427,8 +436,10 @@ func (a *Adapter) getMe(ctx context.Context) (telegram.User, json.RawMessage, er
 	}
 }
 
-// poll runs the getUpdates loop until ctx ends. It reports whether delivered
-// updates still wait for confirmation.
+// poll runs the getUpdates loop until ctx ends, handing each batch to the
+// delivery. deliverCtx tells a batch cut short by the end of the shutdown
+// grace from a failing spool. It reports whether delivered updates still
+// wait for confirmation.
 func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err error) {
 	b := newBackoff(time.Second, 30*time.Second)
 	conflict := false
@@ -500,7 +511,7 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			// (the real one always does): do not spin on it.
 			sleep(ctx, b.next())
 		}
-		if err := a.sink.put(ctx, deliverCtx, ups, next); err != nil {
+		if err := a.delivery.put(ups, next); err != nil {
 			if spoolUnavailable(err) && deliverCtx.Err() == nil {
 				// Not stored, so not confirmed: Telegram sends it again
 				// once polling resumes.
@@ -630,13 +641,8 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	if len(u.Raw) == 0 {
 		return fmt.Errorf("dead letter %d holds no update to replay", id)
 	}
-	if a.queue != nil {
-		if err := a.queue.requeue(u); err != nil {
-			return err
-		}
-	} else {
-		d := a.sink.(*dispatcher)
-		go d.put(nil, context.Background(), []Update{u}, Position{})
+	if err := a.delivery.replay(u); err != nil {
+		return err
 	}
 	a.log.Info("replaying dead letter", "dead_letter_id", id, logUpdateID, dl.UpdateID, logScope, dl.Scope)
 	return a.dead.DropDeadLetter(id)

@@ -25,7 +25,7 @@ import (
 
 // memSpool is an in-memory adapter.Spool with the interface's promises
 // (idempotency per epoch and update_id, a saved position), so that the
-// spool sink is tested here without a disk.
+// disk delivery is tested here without a disk.
 type memSpool struct {
 	*adapter.MemoryDeadLetters
 	mu    sync.Mutex

@@ -219,7 +219,7 @@ func (r *Registry) evictLocked() {
 		}
 	}
 	// Every scope has an event in flight: grow past the limit rather than
-	// drop one; the dispatcher's concurrency bound keeps this small.
+	// drop one; the delivery's concurrency bound keeps this small.
 }
 
 func (r *Registry) dropLocked(s *Scope, now time.Time) {

@@ -5,22 +5,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
 
-// spoolQueue is the spool sink. The poller stores each batch and moves on
-// while fewer than SpoolMax updates wait; a pool of MaxConcurrency workers
-// delivers them, one event at a time per scope in spool order, scopes taking
-// turns. The updates wait on disk; memory holds their sequence numbers and,
-// up to Options.SpoolMemory bytes, a copy of the updates themselves, so that
-// a worker does not read back from disk what the poller has just stored.
-// Past it, a waiting update is only its sequence number and is read from the
-// spool when its turn comes.
-type spoolQueue struct {
-	a   *Adapter
-	sp  Spool
-	max int
+// diskDelivery is spool: disk. The poller stores each batch in the Spool and
+// moves on while fewer than SpoolMax updates wait; a pool of MaxConcurrency
+// workers delivers them, one event at a time per scope in spool order,
+// scopes taking turns. The updates wait on disk; memory holds their sequence
+// numbers and, up to Options.SpoolMemory bytes, a copy of the updates
+// themselves, so that a worker does not read back from disk what the poller
+// has just stored. Past it, a waiting update is only its sequence number and
+// is read from the spool when its turn comes.
+type diskDelivery struct {
+	d deliveryDeps
+	c diskConfig
+	// stop ends when polling stops: put no longer waits for room.
+	stop context.Context
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -89,14 +91,30 @@ func (it pending) abandoned() bool {
 	}
 }
 
-// newSpoolQueue indexes the spool's undelivered updates (they go first in
-// their scopes) and starts the workers and the removal flusher.
-func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueue, error) {
-	q := &spoolQueue{a: a, sp: sp, max: a.opt.SpoolMax, scopes: make(map[string]*pendingScope),
+// diskConfig is what a diskDelivery needs besides deliveryDeps.
+type diskConfig struct {
+	spool Spool
+	// max bounds the updates waiting: put waits while as many wait
+	// (Options.SpoolMax).
+	max int
+	// memory bounds the bytes of waiting updates also kept in memory
+	// (Options.SpoolMemory; negative: none).
+	memory int
+	// keep keeps a dead letter (for a stored update that cannot be
+	// delivered), logging to log.
+	keep func(dl DeadLetter, log *slog.Logger)
+}
+
+// newDiskDelivery indexes the spool's undelivered updates (they go first in
+// their scopes) and starts the workers and the removal flusher. ctx bounds
+// the deliveries (it ends when the shutdown grace runs out); stop ends when
+// polling stops.
+func newDiskDelivery(stop, ctx context.Context, d deliveryDeps, c diskConfig) (*diskDelivery, error) {
+	q := &diskDelivery{d: d, c: c, stop: stop, scopes: make(map[string]*pendingScope),
 		flushed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
-	err := sp.Scan(func(seq uint64, u Update) error {
+	err := c.spool.Scan(func(seq uint64, u Update) error {
 		key, _ := q.keyOf(u)
 		q.index(pending{seq: seq, id: u.ID, epoch: u.Epoch}, u.Raw, key)
 		n++
@@ -106,10 +124,10 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 		return nil, err
 	}
 	if n > 0 {
-		a.log.Info("delivering updates left in the spool first", "updates", n)
+		d.log.Info("delivering updates left in the spool first", "updates", n)
 	}
-	for range a.opt.MaxConcurrency {
-		q.workers.Go(func() { q.work(deliverCtx) })
+	for range d.maxConcurrency {
+		q.workers.Go(func() { q.work(ctx) })
 	}
 	go q.flusher()
 	return q, nil
@@ -118,8 +136,8 @@ func newSpoolQueue(a *Adapter, sp Spool, deliverCtx context.Context) (*spoolQueu
 // keyOf returns the scope key of an update ("unmappable" for one that is
 // not an update object: its worker logs it and moves on) and its event type
 // ("" when unmappable).
-func (q *spoolQueue) keyOf(u Update) (key, eventType string) {
-	if ev, err := q.a.mapper.Peek(u); err == nil {
+func (q *diskDelivery) keyOf(u Update) (key, eventType string) {
+	if ev, err := q.d.mapper.Peek(u); err == nil {
 		return ev.Scope.Key, ev.Type
 	}
 	return "unmappable", ""
@@ -128,7 +146,7 @@ func (q *spoolQueue) keyOf(u Update) (key, eventType string) {
 // index adds an update to its scope's queue, with a copy of raw while the
 // memory budget allows (an update of a batch being stored must fit: it has
 // nothing to read back yet). Callers hold no lock.
-func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
+func (q *diskDelivery) index(it pending, raw json.RawMessage, key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -136,14 +154,14 @@ func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
 		ps = &pendingScope{}
 		q.scopes[key] = ps
 	}
-	if it.batch != nil || q.hot+len(raw) <= q.a.opt.SpoolMemory {
+	if it.batch != nil || q.hot+len(raw) <= q.c.memory {
 		// A copy: raw may share the whole getUpdates answer's buffer.
 		it.raw = bytes.Clone(raw)
 		q.hot += len(it.raw)
 	}
 	ps.items = append(ps.items, it)
 	q.total++
-	q.a.pending.Add(1)
+	q.d.pending.Add(1)
 	if !ps.running && len(ps.items) == 1 {
 		q.ready = append(q.ready, key)
 		q.cond.Signal()
@@ -157,19 +175,19 @@ func (q *spoolQueue) index(it pending, raw json.RawMessage, key string) {
 // Telegram sending it again (duplicates, nothing lost); a failed Append
 // stops the adapter with the same outcome. A removal waits for its batch's
 // commit (the flusher waits, not the worker).
-func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next Position) error {
+func (q *diskDelivery) put(ups []Update, next Position) error {
 	keys := make([]string, len(ups))
 	size := 0
 	for i, u := range ups {
 		var typ string
 		keys[i], typ = q.keyOf(u)
-		if typ != "" && q.a.opt.OnReceived != nil {
-			q.a.opt.OnReceived(typ)
+		if typ != "" && q.d.received != nil {
+			q.d.received(typ)
 		}
 		size += len(u.Raw)
 	}
 	q.mu.Lock()
-	early := q.hot+size <= q.a.opt.SpoolMemory
+	early := q.hot+size <= q.c.memory
 	q.mu.Unlock()
 	var batch *appendBatch
 	if early {
@@ -178,7 +196,7 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next Position
 			q.index(pending{id: u.ID, epoch: u.Epoch, batch: batch, pos: int32(i)}, u.Raw, keys[i])
 		}
 	}
-	seqs, err := q.sp.Append(ups, next)
+	seqs, err := q.c.spool.Append(ups, next)
 	if batch != nil {
 		if err == nil {
 			// An update_id stored before (sequence 0) is already queued: the
@@ -199,22 +217,22 @@ func (q *spoolQueue) put(pollCtx, _ context.Context, ups []Update, next Position
 		}
 	}
 	// Backpressure: fetch more only while the spool has room.
-	stop := context.AfterFunc(pollCtx, func() {
+	unwatch := context.AfterFunc(q.stop, func() {
 		q.mu.Lock()
 		q.cond.Broadcast()
 		q.mu.Unlock()
 	})
-	defer stop()
+	defer unwatch()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.total >= q.max && pollCtx.Err() == nil && !q.stopping {
+	for q.total >= q.c.max && q.stop.Err() == nil && !q.stopping {
 		q.cond.Wait()
 	}
 	return nil
 }
 
 // next blocks until a scope has work, and takes its first update.
-func (q *spoolQueue) next() (string, pending, bool) {
+func (q *diskDelivery) next() (string, pending, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.ready) == 0 && !q.stopping {
@@ -231,7 +249,7 @@ func (q *spoolQueue) next() (string, pending, bool) {
 }
 
 // done finishes the scope's first update and gives the scope its next turn.
-func (q *spoolQueue) done(key string) {
+func (q *diskDelivery) done(key string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -241,7 +259,7 @@ func (q *spoolQueue) done(key string) {
 	ps.items = ps.items[1:]
 	ps.running = false
 	q.total--
-	q.a.pending.Add(-1)
+	q.d.pending.Add(-1)
 	it.raw = nil
 	q.removals = append(q.removals, it)
 	select {
@@ -256,7 +274,7 @@ func (q *spoolQueue) done(key string) {
 	q.cond.Broadcast()
 }
 
-func (q *spoolQueue) work(ctx context.Context) {
+func (q *diskDelivery) work(ctx context.Context) {
 	for {
 		key, it, ok := q.next()
 		if !ok {
@@ -269,19 +287,19 @@ func (q *spoolQueue) work(ctx context.Context) {
 		u := Update{ID: it.id, Epoch: it.epoch, Raw: it.raw}
 		if u.Raw == nil {
 			var err error
-			if u, err = q.sp.Get(it.seq); err != nil {
+			if u, err = q.c.spool.Get(it.seq); err != nil {
 				q.buryUnreadable(key, Update{ID: it.id, Epoch: it.epoch}, fmt.Errorf("cannot read stored update #%d: %w", it.seq, err))
 				q.done(key)
 				continue
 			}
 		}
-		ev, err := q.a.mapper.Map(u)
+		ev, err := q.d.mapper.Map(u)
 		if err != nil {
 			q.buryUnreadable(key, u, err)
 			q.done(key)
 			continue
 		}
-		if !q.a.deliver(ctx, ev) {
+		if !q.d.deliver(ctx, ev) {
 			// The grace ran out: it stays in the spool for the next start.
 			q.mu.Lock()
 			q.scopes[key].running = false
@@ -295,27 +313,19 @@ func (q *spoolQueue) work(ctx context.Context) {
 // buryUnreadable keeps a stored update that cannot be delivered (it was
 // damaged on disk) as a dead letter of kind spool, never removing it in
 // silence.
-func (q *spoolQueue) buryUnreadable(key string, u Update, cause error) {
-	dl := DeadLetter{Kind: DeadSpool, UpdateID: u.ID, Epoch: u.Epoch, Scope: key, Error: q.a.opt.Redact(cause.Error()), FirstAttempt: time.Now(), FailedAt: time.Now()}
+func (q *diskDelivery) buryUnreadable(key string, u Update, cause error) {
+	dl := DeadLetter{Kind: DeadSpool, UpdateID: u.ID, Epoch: u.Epoch, Scope: key, Error: cause.Error(), FirstAttempt: time.Now(), FailedAt: time.Now()}
 	if json.Valid(u.Raw) {
 		dl.Update = u.Raw
 	} else {
 		dl.Raw = u.Raw
 	}
-	log := q.a.log.With(logUpdateID, u.ID, logScope, key)
+	log := q.d.log.With(logUpdateID, u.ID, logScope, key)
 	if u.Epoch > 0 {
 		log = log.With(logUpdateEpoch, u.Epoch)
 	}
 	log.Error("a stored update cannot be delivered (damaged in the spool): kept as a dead letter of kind spool", logErr, cause)
-	kept, _, err := q.a.dead.Bury(dl)
-	if err != nil {
-		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(u.Raw))
-		return
-	}
-	log.Warn("kept as dead letter", "dead_letter_id", kept.ID, "kind", kept.Kind)
-	if q.a.opt.OnDeadLetter != nil {
-		q.a.opt.OnDeadLetter(kept.Kind)
-	}
+	q.c.keep(dl, log)
 }
 
 // removeEvery spaces the hand-overs of finished updates to the spool, which
@@ -328,7 +338,7 @@ const removeEvery = 200 * time.Microsecond
 
 // flusher hands finished updates to the spool, at most every removeEvery,
 // and sleeps while there is nothing to remove.
-func (q *spoolQueue) flusher() {
+func (q *diskDelivery) flusher() {
 	defer close(q.flushed)
 	for {
 		<-q.wake
@@ -346,7 +356,7 @@ func (q *spoolQueue) flusher() {
 
 // drain stops handing out work, waits for the deliveries in flight (the
 // deliver context bounds them) and flushes the removals.
-func (q *spoolQueue) drain() {
+func (q *diskDelivery) drain() {
 	q.mu.Lock()
 	q.stopping = true
 	q.cond.Broadcast()
@@ -366,7 +376,7 @@ func (q *spoolQueue) drain() {
 }
 
 // remove deletes finished updates from the spool.
-func (q *spoolQueue) remove(batch []pending) {
+func (q *diskDelivery) remove(batch []pending) {
 	seqs := make([]uint64, 0, len(batch))
 	for _, it := range batch {
 		if seq := it.seqNow(); seq != 0 {
@@ -376,15 +386,15 @@ func (q *spoolQueue) remove(batch []pending) {
 	if len(seqs) == 0 {
 		return
 	}
-	if err := q.sp.Remove(seqs); err != nil {
-		q.a.log.Error("could not remove delivered updates from the spool: they will be delivered again after a restart", "updates", len(seqs), logErr, err)
+	if err := q.c.spool.Remove(seqs); err != nil {
+		q.d.log.Error("could not remove delivered updates from the spool: they will be delivered again after a restart", "updates", len(seqs), logErr, err)
 	}
 }
 
-// requeue stores one update again (a dead letter's replay) behind its
-// scope's backlog.
-func (q *spoolQueue) requeue(u Update) error {
-	seq, err := q.sp.Requeue(u)
+// replay stores one update again (a dead letter's replay) behind its
+// scope's backlog. After drain it stays stored for the next start.
+func (q *diskDelivery) replay(u Update) error {
+	seq, err := q.c.spool.Requeue(u)
 	if err != nil {
 		return err
 	}

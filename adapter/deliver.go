@@ -8,95 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// sink takes fetched updates from the poller. put returns once the updates
-// may be confirmed to Telegram (the next getUpdates offset is next): the
-// memory sink when each was delivered, the spool sink once they are stored.
-// A non-nil error means: do not confirm them.
-type sink interface {
-	// put takes a batch. pollCtx ends when polling stops; deliverCtx ends
-	// when the shutdown grace runs out.
-	put(pollCtx, deliverCtx context.Context, ups []Update, next Position) error
-	// drain stops taking work and waits for deliveries in flight (bounded
-	// by deliverCtx).
-	drain()
-}
-
-// dispatcher is the memory sink (spool: memory): it delivers a batch, one
-// event at a time per scope in fetch order, scopes in parallel up to
-// MaxConcurrency, and returns when every event has finished. The poller
-// fetches (and so confirms) the next batch only then: at-least-once without
-// a disk, at the price that one slow scope holds back the next batch.
-type dispatcher struct {
-	a   *Adapter
-	sem chan struct{}
-}
-
-func newDispatcher(a *Adapter) *dispatcher {
-	return &dispatcher{a: a, sem: make(chan struct{}, a.opt.MaxConcurrency)}
-}
-
-func (d *dispatcher) drain() {}
-
-// put delivers ups and waits for all of them. It returns deliverCtx's error
-// when it ended before every update finished.
-func (d *dispatcher) put(_, ctx context.Context, ups []Update, _ Position) error {
-	var keys []string
-	byScope := make(map[string][]Event)
-	for _, u := range ups {
-		ev, err := d.a.mapper.Map(u)
-		if err != nil {
-			d.a.log.Error("cannot map update: not delivered", logUpdateID, u.ID, logErr, err)
-			continue
-		}
-		if d.a.opt.OnReceived != nil {
-			d.a.opt.OnReceived(ev.Type)
-		}
-		if _, ok := byScope[ev.Scope.Key]; !ok {
-			keys = append(keys, ev.Scope.Key)
-		}
-		byScope[ev.Scope.Key] = append(byScope[ev.Scope.Key], ev)
-	}
-	var n int64
-	for _, evs := range byScope {
-		n += int64(len(evs))
-	}
-	d.a.pending.Add(n)
-	var finished atomic.Int64
-	defer func() { d.a.pending.Add(finished.Load() - n) }()
-	var wg sync.WaitGroup
-	var unfinished sync.Once
-	var ctxErr error
-	for _, k := range keys {
-		evs := byScope[k]
-		wg.Go(func() {
-			for _, ev := range evs {
-				select {
-				case d.sem <- struct{}{}:
-				case <-ctx.Done():
-					unfinished.Do(func() { ctxErr = ctx.Err() })
-					return
-				}
-				ok := d.a.deliver(ctx, ev)
-				<-d.sem
-				if ok {
-					d.a.pending.Add(-1)
-					finished.Add(1)
-				}
-				if !ok {
-					unfinished.Do(func() { ctxErr = ctx.Err() })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return ctxErr
-}
 
 // deliver delivers one event and carries out its reply; a final failure
 // becomes a dead letter. It returns false when ctx ended before the delivery
@@ -181,16 +94,26 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	return true
 }
 
-// bury keeps a dead letter for ev; failing that, it says so loudly.
+// bury keeps a dead letter for ev.
 func (a *Adapter) bury(ev Event, dl DeadLetter, log *slog.Logger) {
+	dl.UpdateID, dl.Epoch, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Epoch, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
+	a.keep(dl, log)
+}
+
+// keep stores a dead letter, its error text redacted; failing that, it
+// says so loudly.
+func (a *Adapter) keep(dl DeadLetter, log *slog.Logger) {
 	if a.dead == nil {
 		return
 	}
-	dl.UpdateID, dl.Epoch, dl.Scope, dl.EventType, dl.Update, dl.FailedAt = ev.UpdateID, ev.Epoch, ev.Scope.Key, ev.Type, ev.Raw, time.Now()
 	dl.Error = a.opt.Redact(dl.Error)
 	kept, dropped, err := a.dead.Bury(dl)
 	if err != nil {
-		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(ev.Raw))
+		raw := []byte(dl.Update)
+		if raw == nil {
+			raw = dl.Raw
+		}
+		log.Error("could not keep the dead letter: the update is only in this log", logErr, err, "update", string(raw))
 		return
 	}
 	log.Warn("kept as dead letter", "dead_letter_id", kept.ID, "kind", kept.Kind)
