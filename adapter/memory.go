@@ -94,6 +94,12 @@ func (m *memoryDelivery) deliverAll(ups []Update) error {
 					unfinished.Do(func() { ctxErr = ctx.Err() })
 					return
 				}
+				if ctx.Err() != nil {
+					// Both were ready: start nothing once the grace ran out.
+					<-m.sem
+					unfinished.Do(func() { ctxErr = ctx.Err() })
+					return
+				}
 				ok := m.d.deliver(ctx, ev)
 				<-m.sem
 				if !ok {
