@@ -116,6 +116,12 @@ func (f *fakeDeliver) nextN(t *testing.T, n int) map[int64]started {
 	return got
 }
 
+func (f *fakeDeliver) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeDeliver) stats() (calls, peak int, overlap []string, done map[string][]int64, finished []int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

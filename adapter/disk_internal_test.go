@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,17 +82,12 @@ func (d *diskTest) drain() {
 	waitClosed(d.t, done, "drain")
 }
 
-// startDrain begins a drain and returns once it stopped handing out work;
-// the channel closes when drain returns.
+// startDrain begins a drain and returns once it waits (in a synctest
+// bubble); the channel closes when drain returns.
 func (d *diskTest) startDrain() chan struct{} {
-	d.t.Helper()
 	drained := make(chan struct{})
 	go func() { d.q.drain(); close(drained) }()
-	require.Eventually(d.t, func() bool {
-		d.q.mu.Lock()
-		defer d.q.mu.Unlock()
-		return d.q.stopping
-	}, testTimeout, time.Millisecond, "drain began")
+	synctest.Wait()
 	return drained
 }
 
@@ -142,15 +137,23 @@ func TestDiskDeliveryOrderPerScope(t *testing.T) {
 // TestDiskDeliveryBoundedByMaxConcurrency: MaxConcurrency workers: never
 // more deliveries at once, across scopes.
 func TestDiskDeliveryBoundedByMaxConcurrency(t *testing.T) {
+	synctest.Test(t, testDiskDeliveryBoundedByMaxConcurrency)
+}
+
+func testDiskDeliveryBoundedByMaxConcurrency(t *testing.T) {
 	d := newDiskTest(t, diskSetup{maxConcurrency: 2})
 	require.NoError(t, d.put(msgUpdate(1, 1), msgUpdate(2, 2), msgUpdate(3, 3), msgUpdate(4, 4), msgUpdate(5, 5)))
+	synctest.Wait()
+	assert.Equal(t, 2, d.f.callCount(), "MaxConcurrency deliveries started, no more")
 	held := d.f.nextN(t, 2)
-	for range 3 {
+	for i := range 3 {
 		for id, s := range held {
 			close(s.finish)
 			delete(held, id)
 			break
 		}
+		synctest.Wait()
+		assert.Equal(t, 3+i, d.f.callCount(), "one more started")
 		s := d.f.next(t)
 		held[s.ev.UpdateID] = s
 	}
@@ -166,7 +169,9 @@ func TestDiskDeliveryBoundedByMaxConcurrency(t *testing.T) {
 
 // TestDiskDeliveryLeftoversFirst: updates left in the spool by the last run
 // are delivered before the new ones of their scope.
-func TestDiskDeliveryLeftoversFirst(t *testing.T) {
+func TestDiskDeliveryLeftoversFirst(t *testing.T) { synctest.Test(t, testDiskDeliveryLeftoversFirst) }
+
+func testDiskDeliveryLeftoversFirst(t *testing.T) {
 	sp := newFakeSpool()
 	_, err := sp.Append([]Update{msgUpdate(1, 1), msgUpdate(2, 1)}, Position{Offset: 3})
 	require.NoError(t, err)
@@ -186,6 +191,10 @@ func TestDiskDeliveryLeftoversFirst(t *testing.T) {
 // TestDiskDeliverySpoolMaxPausesPut: put returns only once fewer than
 // SpoolMax updates wait (polling pauses meanwhile), or when polling stops.
 func TestDiskDeliverySpoolMaxPausesPut(t *testing.T) {
+	synctest.Test(t, testDiskDeliverySpoolMaxPausesPut)
+}
+
+func testDiskDeliverySpoolMaxPausesPut(t *testing.T) {
 	d := newDiskTest(t, diskSetup{maxConcurrency: 1, max: 2})
 	var doneAtReturn int
 	putDone := make(chan error, 1)
@@ -196,6 +205,12 @@ func TestDiskDeliverySpoolMaxPausesPut(t *testing.T) {
 		putDone <- err
 	}()
 	close(d.f.next(t).finish)
+	synctest.Wait()
+	select {
+	case <-putDone:
+		t.Fatal("put returned while SpoolMax updates waited")
+	default:
+	}
 	close(d.f.next(t).finish)
 	require.NoError(t, waitClosed(t, putDone, "put"))
 	assert.Equal(t, 2, doneAtReturn, "put waited until one update waited, below SpoolMax")
@@ -213,9 +228,13 @@ func TestDiskDeliverySpoolMaxPausesPut(t *testing.T) {
 
 // TestDiskDeliveryDrain: drain lets the deliveries in flight finish and
 // starts no more; the rest stay in the spool for the next start.
-func TestDiskDeliveryDrain(t *testing.T) {
+func TestDiskDeliveryDrain(t *testing.T) { synctest.Test(t, testDiskDeliveryDrain) }
+
+func testDiskDeliveryDrain(t *testing.T) {
 	d := newDiskTest(t, diskSetup{maxConcurrency: 2})
 	require.NoError(t, d.put(msgUpdate(1, 1), msgUpdate(2, 1), msgUpdate(3, 2), msgUpdate(4, 2), msgUpdate(5, 3)))
+	synctest.Wait()
+	assert.Equal(t, 2, d.f.callCount())
 	held := d.f.nextN(t, 2)
 	assert.Equal(t, []int64{1, 3}, ids(held))
 	drained := d.startDrain()
@@ -236,7 +255,9 @@ func TestDiskDeliveryDrain(t *testing.T) {
 
 // TestDiskDeliveryGraceRunsOut: a delivery cut short by the end of the
 // grace stays in the spool.
-func TestDiskDeliveryGraceRunsOut(t *testing.T) {
+func TestDiskDeliveryGraceRunsOut(t *testing.T) { synctest.Test(t, testDiskDeliveryGraceRunsOut) }
+
+func testDiskDeliveryGraceRunsOut(t *testing.T) {
 	d := newDiskTest(t, diskSetup{maxConcurrency: 1})
 	require.NoError(t, d.put(msgUpdate(1, 1), msgUpdate(2, 2)))
 	d.f.next(t)
@@ -324,7 +345,9 @@ func TestDiskDeliveryDuplicateBatch(t *testing.T) {
 // TestDiskDeliveryReplay: a replay is stored again and delivered behind
 // its scope's backlog, then removed; a spool that cannot store it fails the
 // replay.
-func TestDiskDeliveryReplay(t *testing.T) {
+func TestDiskDeliveryReplay(t *testing.T) { synctest.Test(t, testDiskDeliveryReplay) }
+
+func testDiskDeliveryReplay(t *testing.T) {
 	d := newDiskTest(t, diskSetup{maxConcurrency: 2})
 	require.NoError(t, d.put(msgUpdate(1, 1), msgUpdate(2, 1)))
 	s1 := d.f.next(t)
@@ -351,13 +374,16 @@ func TestDiskDeliveryReplay(t *testing.T) {
 // TestDiskDeliveryUnreadable: a stored update that cannot be read back, or
 // no longer parses as an update, becomes a dead letter of kind spool and
 // is removed; the next update of the scope is delivered.
-func TestDiskDeliveryUnreadable(t *testing.T) {
+func TestDiskDeliveryUnreadable(t *testing.T) { synctest.Test(t, testDiskDeliveryUnreadable) }
+
+func testDiskDeliveryUnreadable(t *testing.T) {
 	sp := newFakeSpool()
 	_, err := sp.Append([]Update{{ID: 1, Raw: []byte(`{"update_id":1,"message":`)}, {ID: 2, Raw: []byte(`[2]`)}}, Position{})
 	require.NoError(t, err)
 	d := newDiskTest(t, diskSetup{maxConcurrency: 1, sp: sp, memory: -1})
-	require.Eventually(t, func() bool { return len(d.deadLetters()) == 2 }, testTimeout, time.Millisecond, "two dead letters")
+	synctest.Wait()
 	dls := d.deadLetters()
+	require.Len(t, dls, 2)
 	for _, dl := range dls {
 		assert.Equal(t, DeadSpool, dl.Kind)
 		assert.Equal(t, "unmappable", dl.Scope)
@@ -368,7 +394,8 @@ func TestDiskDeliveryUnreadable(t *testing.T) {
 
 	sp.set(func() { sp.getErr = errors.New("page checksum mismatch") })
 	require.NoError(t, d.put(msgUpdate(3, 1)))
-	require.Eventually(t, func() bool { return len(d.deadLetters()) == 3 }, testTimeout, time.Millisecond, "a dead letter for the update that cannot be read")
+	synctest.Wait()
+	require.Len(t, d.deadLetters(), 3, "a dead letter for the update that cannot be read")
 	dl := d.deadLetters()[2]
 	assert.Equal(t, int64(3), dl.UpdateID)
 	assert.Contains(t, dl.Error, "page checksum mismatch")

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,15 +13,19 @@ import (
 // TestMemoryDeliveryOrderPerScope: each scope's events are delivered one at
 // a time in fetch order, the scopes in parallel; put returns once all of
 // them finished.
-func TestMemoryDeliveryOrderPerScope(t *testing.T) {
+func TestMemoryDeliveryOrderPerScope(t *testing.T) { synctest.Test(t, testMemoryDeliveryOrderPerScope) }
+
+func testMemoryDeliveryOrderPerScope(t *testing.T) {
 	f := newFakeDeliver()
 	deps, pending, received := testDeps(f, 8)
-	m := newMemoryDelivery(context.Background(), deps)
+	m := newMemoryDelivery(t.Context(), deps)
 	batch := []Update{msgUpdate(1, 10), msgUpdate(2, 20), msgUpdate(3, 10), msgUpdate(4, 20), msgUpdate(5, 10), msgUpdate(6, 30)}
 	putDone := make(chan error, 1)
 	go func() { putDone <- m.put(batch, Position{Offset: 7}) }()
 
 	// One event per scope in flight, all three scopes at once.
+	synctest.Wait()
+	assert.Equal(t, 3, f.callCount(), "one delivery per scope, no more")
 	first := f.nextN(t, 3)
 	assert.Equal(t, []int64{1, 2, 6}, ids(first), "the first event of each scope, in parallel")
 	assert.Equal(t, int64(6), pending.Load(), "the whole batch is pending")
@@ -46,21 +50,29 @@ func TestMemoryDeliveryOrderPerScope(t *testing.T) {
 // TestMemoryDeliveryBoundedByMaxConcurrency: deliveries in flight across
 // scopes never exceed MaxConcurrency; the next starts when one finishes.
 func TestMemoryDeliveryBoundedByMaxConcurrency(t *testing.T) {
+	synctest.Test(t, testMemoryDeliveryBoundedByMaxConcurrency)
+}
+
+func testMemoryDeliveryBoundedByMaxConcurrency(t *testing.T) {
 	f := newFakeDeliver()
 	deps, _, _ := testDeps(f, 2)
-	m := newMemoryDelivery(context.Background(), deps)
+	m := newMemoryDelivery(t.Context(), deps)
 	putDone := make(chan error, 1)
 	go func() {
 		putDone <- m.put([]Update{msgUpdate(1, 1), msgUpdate(2, 2), msgUpdate(3, 3), msgUpdate(4, 4), msgUpdate(5, 5)}, Position{})
 	}()
+	synctest.Wait() // every scope delivers or waits for a slot
+	assert.Equal(t, 2, f.callCount(), "MaxConcurrency deliveries started, no more")
 	held := f.nextN(t, 2)
-	for range 3 {
+	for i := range 3 {
 		// Finish one: exactly one more starts.
 		for id, s := range held {
 			close(s.finish)
 			delete(held, id)
 			break
 		}
+		synctest.Wait()
+		assert.Equal(t, 3+i, f.callCount(), "one more started")
 		s := f.next(t)
 		held[s.ev.UpdateID] = s
 	}
@@ -77,7 +89,9 @@ func TestMemoryDeliveryBoundedByMaxConcurrency(t *testing.T) {
 // shutdown grace ran out), the deliveries in flight end unfinished, nothing
 // new starts, and put returns the context's error: the batch is not
 // confirmed.
-func TestMemoryDeliveryGraceRunsOut(t *testing.T) {
+func TestMemoryDeliveryGraceRunsOut(t *testing.T) { synctest.Test(t, testMemoryDeliveryGraceRunsOut) }
+
+func testMemoryDeliveryGraceRunsOut(t *testing.T) {
 	f := newFakeDeliver()
 	deps, pending, _ := testDeps(f, 2)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +116,7 @@ func TestMemoryDeliveryUnmappable(t *testing.T) {
 	f := newFakeDeliver()
 	f.auto = true
 	deps, _, _ := testDeps(f, 2)
-	m := newMemoryDelivery(context.Background(), deps)
+	m := newMemoryDelivery(t.Context(), deps)
 	require.NoError(t, m.put([]Update{{ID: 1, Raw: []byte(`[1]`)}, msgUpdate(2, 1)}, Position{}))
 	_, _, _, _, finished := f.stats()
 	assert.Equal(t, []int64{2}, finished)
@@ -110,10 +124,12 @@ func TestMemoryDeliveryUnmappable(t *testing.T) {
 
 // TestMemoryDeliveryReplay: a replay is delivered in the background; drain
 // waits for it, and a replay once drain began is refused.
-func TestMemoryDeliveryReplay(t *testing.T) {
+func TestMemoryDeliveryReplay(t *testing.T) { synctest.Test(t, testMemoryDeliveryReplay) }
+
+func testMemoryDeliveryReplay(t *testing.T) {
 	f := newFakeDeliver()
 	deps, pending, _ := testDeps(f, 2)
-	m := newMemoryDelivery(context.Background(), deps)
+	m := newMemoryDelivery(t.Context(), deps)
 	require.NoError(t, m.replay(msgUpdate(7, 1)))
 	s := f.next(t)
 	assert.Equal(t, int64(7), s.ev.UpdateID)
@@ -121,11 +137,7 @@ func TestMemoryDeliveryReplay(t *testing.T) {
 
 	drained := make(chan struct{})
 	go func() { m.drain(); close(drained) }()
-	require.Eventually(t, func() bool {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.stopping
-	}, testTimeout, time.Millisecond, "drain began")
+	synctest.Wait()
 	select {
 	case <-drained:
 		t.Fatal("drain returned while a replay was in flight")
@@ -143,13 +155,19 @@ func TestMemoryDeliveryReplay(t *testing.T) {
 // TestMemoryDeliveryReplayBesideBatch: a replay shares the concurrency bound
 // with the batch being delivered.
 func TestMemoryDeliveryReplayBesideBatch(t *testing.T) {
+	synctest.Test(t, testMemoryDeliveryReplayBesideBatch)
+}
+
+func testMemoryDeliveryReplayBesideBatch(t *testing.T) {
 	f := newFakeDeliver()
 	deps, _, _ := testDeps(f, 1)
-	m := newMemoryDelivery(context.Background(), deps)
+	m := newMemoryDelivery(t.Context(), deps)
 	putDone := make(chan error, 1)
 	go func() { putDone <- m.put([]Update{msgUpdate(1, 1)}, Position{}) }()
 	s := f.next(t)
 	require.NoError(t, m.replay(msgUpdate(2, 2)))
+	synctest.Wait()
+	assert.Equal(t, 1, f.callCount(), "the replay waits for a slot")
 	close(s.finish)
 	require.NoError(t, waitClosed(t, putDone, "put"))
 	close(f.next(t).finish)
