@@ -50,7 +50,7 @@ func (f *feedTelegram) GetUpdates(ctx context.Context, _ int64, limit int, timeo
 	}
 }
 
-func message(id, chat int64) json.RawMessage {
+func feedMessage(id, chat int64) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":%d,"type":"private"},"text":"x"}}`, id, id, chat))
 }
 
@@ -173,7 +173,7 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- a.Run(ctx) }()
-			tg.batches <- []json.RawMessage{message(1, 5), message(2, 6), message(3, 7), message(4, 8)}
+			tg.batches <- []json.RawMessage{feedMessage(1, 5), feedMessage(2, 6), feedMessage(3, 7), feedMessage(4, 8)}
 			waitFor(t, func() bool { return len(traces.all()) == 4 }, "four deliveries finished")
 			waitFor(t, func() bool { return a.Health().Ready }, "ready")
 			assert.Equal(t, int64(4), received.Load())
@@ -189,7 +189,7 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 			assert.Equal(t, "application answered 502 after 3 attempt(s): token [redacted]", d1.Error, "the error text is redacted")
 			assert.Equal(t, "chat:5", d1.Scope)
 			assert.Equal(t, "telegram.message", d1.EventType)
-			assert.JSONEq(t, string(message(1, 5)), string(d1.Update))
+			assert.JSONEq(t, string(feedMessage(1, 5)), string(d1.Update))
 			d2 := byUpdate(t, dls, 2)
 			assert.Equal(t, adapter.DeadReply, d2.Kind)
 			assert.Contains(t, d2.Error, "chat not found")
@@ -310,15 +310,15 @@ func TestSpoolUnavailablePausesPolling(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 
-	tg.batches <- []json.RawMessage{message(1, 5)}
+	tg.batches <- []json.RawMessage{feedMessage(1, 5)}
 	waitFor(t, func() bool { return len(app.requests(1)) == 1 }, "delivered")
 	sp.down.Store(true)
-	tg.batches <- []json.RawMessage{message(2, 5)} // not stored, so not confirmed
+	tg.batches <- []json.RawMessage{feedMessage(2, 5)} // not stored, so not confirmed
 	waitFor(t, func() bool {
 		return slices.ContainsFunc(a.Health().Reasons, func(r string) bool { return strings.Contains(r, "polling paused") })
 	}, "readiness says polling is paused")
-	assert.Equal(t, adapter.Position{Offset: 2}, must(sp.Position()), "the unstored batch is not confirmed")
-	tg.batches <- []json.RawMessage{message(2, 5)} // Telegram sends it again
+	assert.Equal(t, adapter.Position{Offset: 2}, mustGet(sp.Position()), "the unstored batch is not confirmed")
+	tg.batches <- []json.RawMessage{feedMessage(2, 5)} // Telegram sends it again
 	sp.down.Store(false)
 	waitFor(t, func() bool { return a.Health().Ready }, "ready again")
 	waitFor(t, func() bool { return a.Offset() == 3 }, "polling resumed and stored the batch")
@@ -328,7 +328,7 @@ func TestSpoolUnavailablePausesPolling(t *testing.T) {
 	assert.Zero(t, sp.Len(), "delivered and removed")
 }
 
-func must[T any](v T, err error) T {
+func mustGet[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}

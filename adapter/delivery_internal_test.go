@@ -26,7 +26,7 @@ func msgUpdate(id, chat int64) Update {
 		`{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":%d,"type":"private"},"text":"x"}}`, id, id, chat))}
 }
 
-func chatKey(chat int64) string { return fmt.Sprintf("chat:%d", chat) }
+func chatScope(chat int64) string { return fmt.Sprintf("chat:%d", chat) }
 
 // started is a delivery in progress: closing finish makes it succeed.
 type started struct {
@@ -132,7 +132,7 @@ func (f *fakeDeliver) stats() (calls, peak int, overlap []string, done map[strin
 	return f.calls, f.peak, slices.Clone(f.overlap), d, slices.Clone(f.finished)
 }
 
-func ids(m map[int64]started) []int64 {
+func updateIDs(m map[int64]started) []int64 {
 	out := make([]int64, 0, len(m))
 	for id := range m {
 		out = append(out, id)

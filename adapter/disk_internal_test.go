@@ -113,12 +113,12 @@ func TestDiskDeliveryOrderPerScope(t *testing.T) {
 			assert.Equal(t, Position{Offset: 7}, d.sp.pos, "the position is saved with the batch")
 
 			first := d.f.nextN(t, 3)
-			assert.Equal(t, []int64{1, 2, 6}, ids(first), "the first update of each scope, in parallel")
+			assert.Equal(t, []int64{1, 2, 6}, updateIDs(first), "the first update of each scope, in parallel")
 			for _, id := range []int64{6, 2, 1} {
 				close(first[id].finish)
 			}
 			second := d.f.nextN(t, 2)
-			assert.Equal(t, []int64{3, 4}, ids(second))
+			assert.Equal(t, []int64{3, 4}, updateIDs(second))
 			close(second[4].finish)
 			close(second[3].finish)
 			close(d.f.next(t).finish) // 5
@@ -127,7 +127,7 @@ func TestDiskDeliveryOrderPerScope(t *testing.T) {
 			calls, _, overlap, done, _ := d.f.stats()
 			assert.Equal(t, 6, calls)
 			assert.Empty(t, overlap, "never two updates of one scope at once")
-			assert.Equal(t, map[string][]int64{chatKey(10): {1, 3, 5}, chatKey(20): {2, 4}, chatKey(30): {6}}, done, "spool order within each scope")
+			assert.Equal(t, map[string][]int64{chatScope(10): {1, 3, 5}, chatScope(20): {2, 4}, chatScope(30): {6}}, done, "spool order within each scope")
 			assert.Empty(t, d.sp.stored(), "every finished update removed")
 			assert.Zero(t, d.pending.Load())
 		})
@@ -236,7 +236,7 @@ func testDiskDeliveryDrain(t *testing.T) {
 	synctest.Wait()
 	assert.Equal(t, 2, d.f.callCount())
 	held := d.f.nextN(t, 2)
-	assert.Equal(t, []int64{1, 3}, ids(held))
+	assert.Equal(t, []int64{1, 3}, updateIDs(held))
 	drained := d.startDrain()
 	select {
 	case <-drained:
@@ -358,7 +358,7 @@ func testDiskDeliveryReplay(t *testing.T) {
 	close(d.f.next(t).finish)
 	d.drain()
 	_, _, _, done, _ := d.f.stats()
-	assert.Equal(t, []int64{1, 2, 1}, done[chatKey(1)], "the replay came behind the scope's backlog")
+	assert.Equal(t, []int64{1, 2, 1}, done[chatScope(1)], "the replay came behind the scope's backlog")
 	assert.Empty(t, d.sp.stored(), "the replayed copy removed too")
 
 	errReadOnly := errors.New("read-only")

@@ -27,13 +27,13 @@ func testMemoryDeliveryOrderPerScope(t *testing.T) {
 	synctest.Wait()
 	assert.Equal(t, 3, f.callCount(), "one delivery per scope, no more")
 	first := f.nextN(t, 3)
-	assert.Equal(t, []int64{1, 2, 6}, ids(first), "the first event of each scope, in parallel")
+	assert.Equal(t, []int64{1, 2, 6}, updateIDs(first), "the first event of each scope, in parallel")
 	assert.Equal(t, int64(6), pending.Load(), "the whole batch is pending")
 	for _, id := range []int64{6, 2, 1} { // finish out of fetch order
 		close(first[id].finish)
 	}
 	second := f.nextN(t, 2)
-	assert.Equal(t, []int64{3, 4}, ids(second))
+	assert.Equal(t, []int64{3, 4}, updateIDs(second))
 	close(second[4].finish)
 	close(second[3].finish)
 	close(f.next(t).finish) // 5
@@ -42,7 +42,7 @@ func testMemoryDeliveryOrderPerScope(t *testing.T) {
 	calls, _, overlap, done, _ := f.stats()
 	assert.Equal(t, 6, calls)
 	assert.Empty(t, overlap, "never two events of one scope at once")
-	assert.Equal(t, map[string][]int64{chatKey(10): {1, 3, 5}, chatKey(20): {2, 4}, chatKey(30): {6}}, done, "fetch order within each scope")
+	assert.Equal(t, map[string][]int64{chatScope(10): {1, 3, 5}, chatScope(20): {2, 4}, chatScope(30): {6}}, done, "fetch order within each scope")
 	assert.Zero(t, pending.Load(), "nothing pending once put returned")
 	assert.Len(t, *received, 6, "every update counted as received")
 }
