@@ -22,8 +22,8 @@ type delivery interface {
 	// delivered.
 	replay(u Update) error
 	// drain stops handing out work and waits for the deliveries in flight
-	// (the delivery context bounds them). The poller calls it once, after
-	// its last put.
+	// (the delivery context bounds them). Run calls it once, after the
+	// poller's last put.
 	drain()
 }
 

@@ -76,9 +76,9 @@ func (it pending) seqNow() uint64 {
 	return it.batch.seqs[it.pos]
 }
 
-// abandoned reports whether the update's batch failed to be stored: the
-// adapter stops with the error, and the batch, never confirmed, is fetched
-// again after the restart; an update not yet delivered waits for that.
+// abandoned reports whether the update's batch failed to be stored: never
+// confirmed, the batch is fetched again (after a restart, or when polling
+// resumes); an update not yet delivered waits for that.
 func (it pending) abandoned() bool {
 	if it.batch == nil {
 		return false
@@ -172,9 +172,11 @@ func (q *diskDelivery) index(it pending, raw json.RawMessage, key string) {
 // memory budget, its updates go to the workers before Append, so that the
 // synced commit is not in every update's latency: the batch is confirmed to
 // Telegram only after put returns, so a crash before the commit ends with
-// Telegram sending it again (duplicates, nothing lost); a failed Append
-// stops the adapter with the same outcome. A removal waits for its batch's
-// commit (the flusher waits, not the worker).
+// Telegram sending it again (duplicates, nothing lost); a failed Append has
+// the same outcome (the adapter stops, or pauses polling when the spool is
+// unavailable). A removal waits for its batch's commit (the flusher waits,
+// not the worker). put then waits while SpoolMax updates wait, until
+// polling stops.
 func (q *diskDelivery) put(ups []Update, next Position) error {
 	keys := make([]string, len(ups))
 	size := 0
