@@ -41,7 +41,7 @@ type BaselineOptions struct {
 	// MaxPending bounds the updates fetched and not yet finished (default
 	// 200: one batch in delivery while the next is fetched). 100 makes the
 	// baseline wait for a whole batch before fetching the next, as
-	// asgigram's in-memory dispatcher does.
+	// asgigram's memory delivery (spool: memory) does.
 	MaxPending int
 }
 

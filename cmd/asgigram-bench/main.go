@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string) int {
 	fs.StringVar(&cfg.AsgigramBin, "asgigram-bin", "", "a prebuilt asgigram binary (default: go build ./cmd/asgigram into a temporary directory)")
 	fs.StringVar(&runners, "runners", "asgigram,baseline", "what to measure, in this order")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "run each this many times, interleaved, and report medians")
-	fs.IntVar(&cfg.BaselineMaxPending, "baseline-max-pending", 200, "updates the baseline holds fetched and unfinished (100: it waits for each batch like asgigram's in-memory dispatcher)")
+	fs.IntVar(&cfg.BaselineMaxPending, "baseline-max-pending", 200, "updates the baseline holds fetched and unfinished (100: it waits for each batch like asgigram's memory delivery)")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "after the drain, wait this long and read heap and RSS again")
 	fs.Float64Var(&cfg.RetryDisturbed, "retry-disturbed", 0, "run a measurement again (up to 3 times) when other processes used more than this share of the CPUs during it (e.g. 0.1)")
 	fs.DurationVar(&cfg.WaitQuiet, "wait-quiet", 0, "before each measurement, wait up to this long for the machine's CPUs to be 90% idle for a second")
