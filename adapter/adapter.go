@@ -96,12 +96,6 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// AttemptCount returns how many requests were made.
-func (e *DeliveryError) AttemptCount() int { return e.Attempts }
-
-// HTTPStatus returns the last HTTP status (0 when there was no response).
-func (e *DeliveryError) HTTPStatus() int { return e.Status }
-
 // Options configure an Adapter.
 type Options struct {
 	Telegram Telegram

@@ -47,16 +47,16 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		var se interface{ HTTPStatus() int }
-		if errors.As(err, &se) {
-			tr.Status = se.HTTPStatus()
+		var de *DeliveryError
+		isDE := errors.As(err, &de)
+		if isDE {
+			tr.Status = de.Status
 		}
 		log().Error("delivery failed", logErr, err)
 		tr.Err, tr.Failed = err, DeadDelivery
 		dl := DeadLetter{Kind: DeadDelivery, Status: tr.Status, Error: err.Error(), FirstAttempt: start}
-		var ae interface{ AttemptCount() int }
-		if errors.As(err, &ae) {
-			dl.Attempts = ae.AttemptCount()
+		if isDE {
+			dl.Attempts = de.Attempts
 		}
 		a.bury(ev, dl, log())
 		a.trace(tr)
