@@ -277,6 +277,9 @@ func (s *fakeSpool) Scan(fn func(uint64, Update) error) error {
 	return nil
 }
 
+// Check: an in-memory spool can always store.
+func (s *fakeSpool) Check() error { return nil }
+
 func (s *fakeSpool) Remove(seqs []uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -102,6 +102,9 @@ func (s *memSpool) Scan(fn func(uint64, adapter.Update) error) error {
 	return nil
 }
 
+// Check: an in-memory spool can always store.
+func (s *memSpool) Check() error { return nil }
+
 func (s *memSpool) Remove(seqs []uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

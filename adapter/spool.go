@@ -41,7 +41,7 @@ type Position struct {
 //     stored is no error. Removing an update leaves a copy stored again by
 //     Requeue in place.
 //   - Errors: an error wrapping ErrSpoolUnavailable (a full disk) pauses
-//     polling until Check (SpoolChecker) passes again; any other error
+//     polling until Check passes again; any other error
 //     from Append stops the adapter. A Get that fails makes the update a
 //     dead letter of kind spool (DeadSpool), never a silent loss.
 //   - Concurrency: the methods are called from several goroutines at once
@@ -70,6 +70,11 @@ type Spool interface {
 	Scan(fn func(seq uint64, u Update) error) error
 	// Remove deletes finished updates, possibly a little later.
 	Remove(seqs []uint64) error
+	// Check tells, before a getUpdates call, whether the spool could store
+	// what that call would confirm. A disk spool checks for a full disk and
+	// for its files removed or replaced while running; a backend that can
+	// always store returns nil. The error wraps ErrSpoolUnavailable.
+	Check() error
 }
 
 // ErrSpoolUnavailable is wrapped by a Spool's errors that pause polling

@@ -6,14 +6,6 @@ import (
 	"time"
 )
 
-// SpoolChecker is implemented by a Spool that can tell, before a getUpdates
-// call, whether it could store what that call would confirm (the disk
-// spool: a full disk, its directory removed or replaced while running). A
-// Check error wraps ErrSpoolUnavailable.
-type SpoolChecker interface {
-	Check() error
-}
-
 // spoolRecheck spaces the checks of a spool that cannot store updates.
 const spoolRecheck = time.Second
 
@@ -22,11 +14,10 @@ const spoolRecheck = time.Second
 // Telegram), the updates already stored keep being delivered, /readyz says
 // why, and spoolReady waits spoolRecheck before the caller asks again.
 func (a *Adapter) spoolReady(ctx context.Context) bool {
-	c, ok := a.opt.Spool.(SpoolChecker)
-	if !ok {
+	if a.opt.Spool == nil {
 		return true
 	}
-	if err := c.Check(); err != nil {
+	if err := a.opt.Spool.Check(); err != nil {
 		a.pauseForSpool(err)
 		sleep(ctx, spoolRecheck)
 		return false
@@ -55,11 +46,10 @@ func spoolUnavailable(err error) bool { return errors.Is(err, ErrSpoolUnavailabl
 // stored into files deleted meanwhile is left unconfirmed, so Telegram
 // sends it again.
 func (a *Adapter) spoolKeeps() bool {
-	c, ok := a.opt.Spool.(SpoolChecker)
-	if !ok {
+	if a.opt.Spool == nil {
 		return true
 	}
-	if err := c.Check(); err != nil {
+	if err := a.opt.Spool.Check(); err != nil {
 		a.log.Warn("the last batch is not confirmed to Telegram: the spool cannot keep it, so Telegram sends it again after a restart", logErr, err)
 		return false
 	}
