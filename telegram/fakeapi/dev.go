@@ -18,7 +18,7 @@ import (
 // at the same time. msg is not modified; its "message_id" is set in a copy.
 // msg should carry a "chat" whose id is chatID and a "date". AddMessage
 // panics if msg cannot be encoded.
-func (s *Server) AddMessage(kind string, chatID int64, msg map[string]any) (updateID, messageID int64) {
+func (s *Bot) AddMessage(kind string, chatID int64, msg map[string]any) (updateID, messageID int64) {
 	m := make(map[string]any, len(msg)+1)
 	for k, v := range msg {
 		m[k] = v
@@ -53,7 +53,7 @@ func (s *Server) AddMessage(kind string, chatID int64, msg map[string]any) (upda
 // a message the bot sent (with edits applied) or one that arrived in an
 // update. It returns false when there is no such message (never known, or
 // deleted).
-func (s *Server) Message(chatID, messageID int64) (json.RawMessage, bool) {
+func (s *Bot) Message(chatID, messageID int64) (json.RawMessage, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs, ok := s.chats[chatID]
@@ -70,7 +70,7 @@ func (s *Server) Message(chatID, messageID int64) (json.RawMessage, bool) {
 // Chat returns the Chat object the server knows for chatID: the one of the
 // last incoming message in it, or a minimal one for chats it only saw as a
 // chat_id. It returns false for a chat it never saw.
-func (s *Server) Chat(chatID int64) (json.RawMessage, bool) {
+func (s *Bot) Chat(chatID int64) (json.RawMessage, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs, ok := s.chats[chatID]

@@ -19,21 +19,33 @@
 // InputMedia names with attach://<part>) and files registered with AddFile
 // are answered by getFile and served at /file/bot<token>/<file_path>.
 //
+// One Server can serve several bots, as the real server does: each token
+// (Config.Token, Config.Tokens, or one added with AddBot) is a Bot of its
+// own, with its own update queue and offset, getMe user (by default with the
+// id of the token's numeric prefix), chats, messages, files (downloaded
+// with the bot's own token only), webhook, long poll and revocation. A
+// token of one bot never reads or acts on another bot's state, and an
+// unknown token answers 401. Tests reach a bot with BotFor, whose Bot has
+// the test-facing methods named above; the Server's own methods of those
+// names act on the bot of Config.Token, so a single-bot test needs nothing
+// more. Calls and Fail on the Server see calls of every token; Bot.Calls
+// and Bot.Fail those of one bot.
+//
 // Known simplifications: text is stored as sent (parse_mode markup is not
 // parsed into entities), updates do not expire, repeated polls with the same
 // offset are not slowed down, and a webhook, once set, only blocks
 // getUpdates: nothing is delivered to it.
 //
 // The server keeps everything in memory; all methods are safe for concurrent
-// use. It starts no goroutines of its own: a held long poll ends when an
-// update arrives, its timeout passes, a newer getUpdates or setWebhook takes
-// over, the client goes away, or Close is called.
+// use. It starts no goroutines of its own: a bot's held long poll ends when
+// an update for that bot arrives, its timeout passes, a newer getUpdates or
+// setWebhook of that bot takes over, the client goes away, or Close is
+// called.
 package fakeapi
 
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -48,20 +60,28 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	// Token is the only bot token the server accepts.
+	// Token is the token of the server's first bot: the bot whose state
+	// the Server's own methods (AddUpdate, Messages, RevokeToken, ...)
+	// read and change.
 	Token string
-	// Bot is the bot's own user, returned by getMe and used as the sender
-	// of the messages the bot sends. When it is the zero User, a default
-	// bot (@fake_bot) is used, whose id is the token's numeric prefix as on
-	// the real server (100000001 when the token has none).
+	// Tokens are the tokens of further bots the server serves, each with
+	// its own state (see Bot); Server.BotFor returns a bot's handle and
+	// AddBot adds bots later. Their getMe user is DefaultBot with the id
+	// of the token's numeric prefix. A token may be listed once, and not
+	// again as Token; New panics otherwise.
+	Tokens []string
+	// Bot is the user of the bot of Token, returned by getMe and used as
+	// the sender of the messages the bot sends. When it is the zero User,
+	// a default bot (@fake_bot) is used, whose id is the token's numeric
+	// prefix as on the real server (100000001 when the token has none).
 	Bot User
 	// MaxPollTimeout caps the timeout of getUpdates. It defaults to 50
 	// seconds, as on the real server; tests may lower it to keep long polls
 	// short.
 	MaxPollTimeout time.Duration
-	// FirstUpdateID is the update_id of the first update; 0 means 1. The
-	// real server starts a bot's ids at a random number, and starts again
-	// elsewhere after a week without updates (see ResetUpdateIDs).
+	// FirstUpdateID is the update_id of every bot's first update; 0 means
+	// 1. The real server starts a bot's ids at a random number, and starts
+	// again elsewhere after a week without updates (see ResetUpdateIDs).
 	FirstUpdateID int64
 }
 
@@ -136,31 +156,15 @@ type Call struct {
 // http.Handler.
 type Server struct {
 	cfg Config
+	def *Bot // the bot of Config.Token
 
-	mu    sync.Mutex
-	calls []Call
-
-	faults []*faultEntry
-
-	updates   []storedUpdate // pending updates, sorted by id
-	nextID    int64
-	confirmed int64
-	allowed   []string // explicit allowed_updates; nil means the default set
-	webhook   string
-	revoked   bool
-	closed    bool
-	changed   chan struct{} // closed and replaced whenever updates arrive
-	poll      *poller       // the long poll currently held, if any
-
-	chats        map[int64]*chatState
-	usernames    map[string]int64
-	chatErrors   map[int64]apiError
-	queries      map[string]bool // query ids that arrived in updates
-	fileSeq      int64
-	files        map[string]*storedFile // by file_id, see files.go
-	filePaths    map[string]*storedFile // by file_path
-	uploads      map[string]Upload      // the files of the call being handled
-	mediaGroupID int64
+	mu       sync.Mutex // guards the fields below
+	calls    []Call
+	callBots []*Bot // the bot of each call's token; nil for an unknown token
+	faults   []*faultEntry
+	bots     map[string]*Bot
+	order    []*Bot // bots in the order they were added
+	closed   bool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -172,15 +176,13 @@ var DefaultBot = User{ID: 100000001, IsBot: true, FirstName: "Fake Bot", Usernam
 // Config.MaxPollTimeout is zero; it is the real server's cap.
 const DefaultMaxPollTimeout = 50 * time.Second
 
-// New returns a Server configured by cfg, with no pending updates. The first
-// update gets id Config.FirstUpdateID (1 by default) unless SetNextUpdateID
-// says otherwise.
+// New returns a Server configured by cfg, serving the bot of cfg.Token and
+// one bot per token of cfg.Tokens, none with pending updates. Each bot's
+// first update gets id Config.FirstUpdateID (1 by default) unless
+// SetNextUpdateID says otherwise.
 func New(cfg Config) *Server {
 	if cfg.Bot == (User{}) {
-		cfg.Bot = DefaultBot
-		if id, ok := telegram.TokenBotID(cfg.Token); ok {
-			cfg.Bot.ID = id
-		}
+		cfg.Bot = defaultUser(cfg.Token)
 	}
 	if cfg.MaxPollTimeout <= 0 {
 		cfg.MaxPollTimeout = DefaultMaxPollTimeout
@@ -188,93 +190,74 @@ func New(cfg Config) *Server {
 	if cfg.FirstUpdateID <= 0 {
 		cfg.FirstUpdateID = 1
 	}
-	return &Server{
-		cfg:        cfg,
-		nextID:     cfg.FirstUpdateID,
-		changed:    make(chan struct{}),
-		chats:      make(map[int64]*chatState),
-		usernames:  make(map[string]int64),
-		chatErrors: make(map[int64]apiError),
-		queries:    make(map[string]bool),
-		files:      make(map[string]*storedFile),
-		filePaths:  make(map[string]*storedFile),
+	s := &Server{cfg: cfg, bots: make(map[string]*Bot, 1+len(cfg.Tokens))}
+	s.def = s.addBotLocked(cfg.Token, cfg.Bot)
+	for _, token := range cfg.Tokens {
+		s.AddBot(token, User{})
 	}
+	return s
 }
 
-// Bot returns the bot user answered by getMe.
-func (s *Server) Bot() User { return s.cfg.Bot }
+// defaultUser is DefaultBot with the id of token's numeric prefix, when it
+// has one.
+func defaultUser(token string) User {
+	u := DefaultBot
+	if id, ok := telegram.TokenBotID(token); ok {
+		u.ID = id
+	}
+	return u
+}
 
-// Close ends the long poll held at the moment, which answers with an empty
-// list, and makes later getUpdates calls answer at once instead of waiting.
-// Calling Close is optional; the server stays usable otherwise.
+// Bot returns the user answered by getMe to the bot of Config.Token.
+func (s *Server) Bot() User { return s.def.user }
+
+// Close ends the long polls held at the moment, which answer with an empty
+// list, and makes later getUpdates calls answer at once instead of waiting,
+// for every bot, also those added later. Calling Close is optional; the
+// server stays usable otherwise.
 func (s *Server) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
-	s.endPoll(nil)
+	bots := append([]*Bot(nil), s.order...)
+	s.mu.Unlock()
+	for _, b := range bots {
+		b.close()
+	}
 }
 
-// Fail queues a fault for the next calls of method; method "*" matches every
-// method. Method names match case-insensitively. Queued faults apply in the
-// order they were queued; each applies to Fault.Times calls. A fault takes
-// effect before any other check (token, method name), as a failing proxy
-// in front of the Bot API would.
+// Fail queues a fault for the next calls of method, whatever their token;
+// method "*" matches every method. Method names match case-insensitively.
+// Queued faults apply in the order they were queued; each applies to
+// Fault.Times calls. A fault takes effect before any other check (token,
+// method name), as a failing proxy in front of the Bot API would, and
+// before the faults of Bot.Fail.
 func (s *Server) Fail(method string, f Fault) {
-	if f.Times <= 0 {
-		f.Times = 1
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultEntry{method: method, fault: f, left: f.Times})
+	s.faults = addFault(s.faults, method, f)
 }
 
-// RevokeToken makes every later call, and the long poll held at the moment,
-// answer 401 Unauthorized, as after the token was revoked in @BotFather.
-func (s *Server) RevokeToken() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revoked = true
-	s.endPoll(&apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
-}
+// Calls returns a copy of every call recorded, in arrival order, whatever
+// its token. Every request to a /bot<token>/<method> path is recorded,
+// including refused and faulted ones; requests to other paths are not. See
+// Bot.Calls for the calls of one bot.
+func (s *Server) Calls() []Call { return s.callsOf(nil, "") }
 
-// SetWebhook sets the webhook URL, as the setWebhook method would, without
-// recording a call. While a webhook is set, getUpdates answers 409; a held
-// long poll is terminated with 409 as well. An empty url removes the
-// webhook. The fake never delivers updates to the webhook.
-func (s *Server) SetWebhook(url string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.setWebhookLocked(url)
-}
+// CallsTo returns a copy of the calls of method, whatever their token, in
+// arrival order. The method name matches case-insensitively.
+func (s *Server) CallsTo(method string) []Call { return s.callsOf(nil, method) }
 
-// Webhook returns the webhook URL set, or "" when there is none.
-func (s *Server) Webhook() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.webhook
-}
-
-// Calls returns a copy of every call recorded, in arrival order. Every
-// request to a /bot<token>/<method> path is recorded, including refused and
-// faulted ones; requests to other paths are not.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
-		out[i] = copyCall(c)
-	}
-	return out
-}
-
-// CallsTo returns a copy of the calls of method, in arrival order. The
-// method name matches case-insensitively.
-func (s *Server) CallsTo(method string) []Call {
+// callsOf returns copies of the calls made with b's token (every call when
+// b is nil) to method (every method when it is "").
+func (s *Server) callsOf(b *Bot, method string) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Call
-	for _, c := range s.calls {
-		if strings.EqualFold(c.Method, method) {
+	if b == nil && method == "" {
+		out = make([]Call, 0, len(s.calls))
+	}
+	for i, c := range s.calls {
+		if (b == nil || s.callBots[i] == b) && (method == "" || strings.EqualFold(c.Method, method)) {
 			out = append(out, copyCall(c))
 		}
 	}
@@ -313,8 +296,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, files, perr := parseParams(r)
 
 	s.mu.Lock()
+	b := s.bots[token]
 	idx := len(s.calls)
 	s.calls = append(s.calls, Call{Method: canonical, Params: params, Files: files, At: time.Now()})
+	s.callBots = append(s.callBots, b)
 	s.mu.Unlock()
 
 	status := 0
@@ -325,7 +310,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	ctx := r.Context()
-	f, faulted := s.takeFault(name)
+	s.mu.Lock()
+	f, faulted := takeFault(&s.faults, name)
+	s.mu.Unlock()
+	if !faulted && b != nil {
+		b.mu.Lock()
+		f, faulted = takeFault(&b.faults, name)
+		b.mu.Unlock()
+	}
 	if faulted && f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -341,7 +333,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	result, aerr := s.call(ctx, token, canonical, known, params, files, perr)
+	result, aerr := call(ctx, b, canonical, known, params, files, perr)
 	if aerr == errNoAnswer {
 		return
 	}
@@ -356,9 +348,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status = writeResult(w, result)
 }
 
-// call handles a request whose fault injection is done.
-func (s *Server) call(ctx context.Context, token, method string, known bool, p params, files map[string]Upload, perr *apiError) (any, *apiError) {
-	if !s.tokenOK(token) {
+// call handles a request to bot b (nil for an unknown token) whose fault
+// injection is done.
+func call(ctx context.Context, b *Bot, method string, known bool, p params, files map[string]Upload, perr *apiError) (any, *apiError) {
+	if !b.live() {
 		return nil, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"}
 	}
 	if !known {
@@ -368,24 +361,16 @@ func (s *Server) call(ctx context.Context, token, method string, known bool, p p
 		return nil, perr
 	}
 	if method == "getUpdates" {
-		return s.getUpdates(ctx, p)
+		return b.getUpdates(ctx, p)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.uploads = files
-	defer func() { s.uploads = nil }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.uploads = files
+	defer func() { b.uploads = nil }()
 	if h, ok := handlers[method]; ok {
-		return h(s, p)
+		return h(b, p)
 	}
-	return s.genericMethod(method, p)
-}
-
-// tokenOK reports whether token is the bot's token and was not revoked.
-func (s *Server) tokenOK(token string) bool {
-	s.mu.Lock()
-	revoked := s.revoked
-	s.mu.Unlock()
-	return !revoked && subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.Token)) == 1
+	return b.genericMethod(method, p)
 }
 
 // fail answers the failure f and returns the status answered.
@@ -428,17 +413,24 @@ type faultEntry struct {
 	left   int
 }
 
-// takeFault pops one use of the first queued fault matching method.
-func (s *Server) takeFault(method string) (Fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, e := range s.faults {
+// addFault queues f for method on list and returns the list.
+func addFault(list []*faultEntry, method string, f Fault) []*faultEntry {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	return append(list, &faultEntry{method: method, fault: f, left: f.Times})
+}
+
+// takeFault pops one use of the first fault on *list matching method. The
+// lock guarding the list must be held.
+func takeFault(list *[]*faultEntry, method string) (Fault, bool) {
+	for i, e := range *list {
 		if e.method != "*" && !strings.EqualFold(e.method, method) {
 			continue
 		}
 		e.left--
 		if e.left <= 0 {
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			*list = append((*list)[:i:i], (*list)[i+1:]...)
 		}
 		return e.fault, true
 	}

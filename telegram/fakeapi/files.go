@@ -57,7 +57,7 @@ func readUpload(fh *multipart.FileHeader) (Upload, error) {
 // document, ...): an uploaded part (the parameter itself, or
 // "attach://<part>"), which is stored so that getFile finds it, or a
 // file_id, or a URL.
-func (s *Server) sentFileLocked(kind string, v json.RawMessage) sentFile {
+func (s *Bot) sentFileLocked(kind string, v json.RawMessage) sentFile {
 	s.fileSeq++
 	n := strconv.FormatInt(s.fileSeq, 10)
 	sf := sentFile{id: "fake-file-" + n, uniqueID: "fake-unique-" + n}
@@ -98,7 +98,7 @@ var fileDirs = map[string][2]string{
 	"sticker":    {"stickers", ".webp"},
 }
 
-func (s *Server) storeUploadLocked(sf *sentFile, kind, n string, up Upload) {
+func (s *Bot) storeUploadLocked(sf *sentFile, kind, n string, up Upload) {
 	dir, ok := fileDirs[kind]
 	if !ok {
 		dir = fileDirs["document"]
@@ -124,7 +124,7 @@ func (s *Server) storeUploadLocked(sf *sentFile, kind, n string, up Upload) {
 // content. Use it for the file_ids of incoming updates (a user's photo or
 // document). An empty path becomes "documents/file_<n>". Registering a
 // fileID again replaces the file.
-func (s *Server) AddFile(fileID string, content []byte, path string) {
+func (s *Bot) AddFile(fileID string, content []byte, path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fileSeq++
@@ -147,7 +147,7 @@ func (s *Server) AddFile(fileID string, content []byte, path string) {
 
 // File returns the content and file_path of a file the server knows (one
 // the bot uploaded, or one registered with AddFile).
-func (s *Server) File(fileID string) (content []byte, path string, ok bool) {
+func (s *Bot) File(fileID string) (content []byte, path string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.files[fileID]
@@ -166,7 +166,7 @@ type fileResult struct {
 }
 
 // getFile implements getFile.
-func (s *Server) getFile(p params) (any, *apiError) {
+func (s *Bot) getFile(p params) (any, *apiError) {
 	f, ok := s.files[p.str("file_id")]
 	if !ok {
 		return nil, badRequest("invalid file_id")
@@ -178,8 +178,9 @@ func (s *Server) getFile(p params) (any, *apiError) {
 }
 
 // serveFile answers GET /file/bot<token>/<file_path> with the file's bytes.
-// A wrong or revoked token answers 401, an unknown path 404, both with the
-// Bot API's error envelope.
+// A path is looked up among the files of the token's bot only. An unknown
+// or revoked token answers 401, an unknown path 404, both with the Bot
+// API's error envelope.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/file/bot")
 	token, filePath, cut := strings.Cut(rest, "/")
@@ -187,13 +188,14 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Code: http.StatusNotFound, Description: "Not Found"})
 		return
 	}
-	if !s.tokenOK(token) {
+	b := s.BotFor(token)
+	if !b.live() {
 		writeError(w, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
 		return
 	}
-	s.mu.Lock()
-	f := s.filePaths[filePath]
-	s.mu.Unlock()
+	b.mu.Lock()
+	f := b.filePaths[filePath]
+	b.mu.Unlock()
 	if f == nil {
 		writeError(w, &apiError{Code: http.StatusNotFound, Description: "Not Found"})
 		return
@@ -202,5 +204,5 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func init() {
-	handlers["getFile"] = (*Server).getFile
+	handlers["getFile"] = (*Bot).getFile
 }

@@ -41,7 +41,7 @@ func (m *storedMessage) set(key string, v any) { m.fields[key] = mustMarshal(v) 
 func (m *storedMessage) json() json.RawMessage { return mustMarshal(m.fields) }
 
 // chatLocked returns the state of chat id, creating it when needed.
-func (s *Server) chatLocked(id int64) *chatState {
+func (s *Bot) chatLocked(id int64) *chatState {
 	cs, ok := s.chats[id]
 	if !ok {
 		typ := "private"
@@ -62,13 +62,13 @@ func (s *Server) chatLocked(id int64) *chatState {
 // @username (given with or without the @; case-insensitive). Unknown
 // usernames get a stable negative id on first use, so a bot may send to
 // "@channel" and tests can then find the messages with Messages.
-func (s *Server) ResolveChat(username string) int64 {
+func (s *Bot) ResolveChat(username string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.usernameChatLocked(username)
 }
 
-func (s *Server) usernameChatLocked(username string) int64 {
+func (s *Bot) usernameChatLocked(username string) int64 {
 	name := strings.ToLower(strings.TrimPrefix(username, "@"))
 	if id, ok := s.usernames[name]; ok {
 		return id
@@ -83,7 +83,7 @@ func (s *Server) usernameChatLocked(username string) int64 {
 // ForbidChat makes every later call addressed to chatID (sending, editing,
 // deleting, chat actions, ...) fail with code and description, e.g. 403
 // "Forbidden: bot was blocked by the user". A code of 0 lifts the ban.
-func (s *Server) ForbidChat(chatID int64, code int, description string) {
+func (s *Bot) ForbidChat(chatID int64, code int, description string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if code == 0 {
@@ -100,7 +100,7 @@ func (s *Server) ForbidChat(chatID int64, code int, description string) {
 // after the group was upgraded to the supergroup newChatID: 400 "Bad
 // Request: group chat was upgraded to a supergroup chat" with
 // parameters.migrate_to_chat_id.
-func (s *Server) MigrateChat(chatID, newChatID int64) {
+func (s *Bot) MigrateChat(chatID, newChatID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.chatErrors[chatID] = apiError{
@@ -113,7 +113,7 @@ func (s *Server) MigrateChat(chatID, newChatID int64) {
 // Messages returns the messages the bot sent into chatID (by send*, copy*
 // and forward* methods) that were not deleted, in message_id order, each as
 // the Message object with edits applied.
-func (s *Server) Messages(chatID int64) []json.RawMessage {
+func (s *Bot) Messages(chatID int64) []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs, ok := s.chats[chatID]
@@ -136,7 +136,7 @@ func (s *Server) Messages(chatID int64) []json.RawMessage {
 
 // learn records what an incoming update tells about chats, messages and
 // queries. s.mu must be held.
-func (s *Server) learn(kind string, payload json.RawMessage) {
+func (s *Bot) learn(kind string, payload json.RawMessage) {
 	switch kind {
 	case "message", "edited_message", "channel_post", "edited_channel_post":
 		s.learnMessage(payload, true)
@@ -163,7 +163,7 @@ func (s *Server) learn(kind string, payload json.RawMessage) {
 
 // learnMessage stores an incoming message. With replace false, a message
 // already known is left alone.
-func (s *Server) learnMessage(payload json.RawMessage, replace bool) {
+func (s *Bot) learnMessage(payload json.RawMessage, replace bool) {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(payload, &fields) != nil {
 		return
@@ -194,12 +194,12 @@ func (s *Server) learnMessage(payload json.RawMessage, replace bool) {
 	}
 	cs.msgs[head.MessageID] = &storedMessage{
 		fields: fields,
-		bot:    head.From != nil && head.From.ID == s.cfg.Bot.ID,
+		bot:    head.From != nil && head.From.ID == s.user.ID,
 	}
 }
 
 // resolveChatLocked reads a chat id parameter: an integer or "@username".
-func (s *Server) resolveChatLocked(p params, name string) (int64, *apiError) {
+func (s *Bot) resolveChatLocked(p params, name string) (int64, *apiError) {
 	v := strings.TrimSpace(p.str(name))
 	if v == "" {
 		return 0, badRequest(name + " is empty")
@@ -207,7 +207,7 @@ func (s *Server) resolveChatLocked(p params, name string) (int64, *apiError) {
 	return s.chatIDLocked(v)
 }
 
-func (s *Server) chatIDLocked(v string) (int64, *apiError) {
+func (s *Bot) chatIDLocked(v string) (int64, *apiError) {
 	v = strings.TrimSpace(v)
 	if strings.HasPrefix(v, "@") {
 		if len(v) == 1 {
@@ -223,7 +223,7 @@ func (s *Server) chatIDLocked(v string) (int64, *apiError) {
 }
 
 // chatErrorLocked returns the error set with ForbidChat or MigrateChat.
-func (s *Server) chatErrorLocked(chatID int64) *apiError {
+func (s *Bot) chatErrorLocked(chatID int64) *apiError {
 	if e, ok := s.chatErrors[chatID]; ok {
 		return &e
 	}
@@ -231,7 +231,7 @@ func (s *Server) chatErrorLocked(chatID int64) *apiError {
 }
 
 // targetChatLocked resolves the chat_id parameter and applies ForbidChat.
-func (s *Server) targetChatLocked(p params) (int64, *apiError) {
+func (s *Bot) targetChatLocked(p params) (int64, *apiError) {
 	id, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return 0, e
@@ -317,7 +317,7 @@ func sameJSON(a, b json.RawMessage) bool {
 
 // replyLocked resolves reply_parameters or reply_to_message_id into the
 // reply_to_message of a new message in cs, or nil for no reply.
-func (s *Server) replyLocked(chatID int64, cs *chatState, p params) (json.RawMessage, *apiError) {
+func (s *Bot) replyLocked(chatID int64, cs *chatState, p params) (json.RawMessage, *apiError) {
 	allow := p.bool("allow_sending_without_reply")
 	var id int64
 	rp, ok := p.json("reply_parameters")
@@ -368,7 +368,7 @@ func (s *Server) replyLocked(chatID int64, cs *chatState, p params) (json.RawMes
 // newMessageLocked builds a message from the bot into chatID with the
 // common parameters (reply, thread, reply_markup) applied. It allocates the
 // message id only when everything is valid, so it must come last.
-func (s *Server) newMessageLocked(chatID int64, p params, markup json.RawMessage) (*chatState, *storedMessage, *apiError) {
+func (s *Bot) newMessageLocked(chatID int64, p params, markup json.RawMessage) (*chatState, *storedMessage, *apiError) {
 	cs := s.chatLocked(chatID)
 	reply, e := s.replyLocked(chatID, cs, p)
 	if e != nil {
@@ -378,7 +378,7 @@ func (s *Server) newMessageLocked(chatID int64, p params, markup json.RawMessage
 	id := cs.next
 	cs.next++
 	m.set("message_id", id)
-	m.set("from", s.cfg.Bot)
+	m.set("from", s.user)
 	m.fields["chat"] = cs.chat
 	m.set("date", time.Now().Unix())
 	if p.has("message_thread_id") {
@@ -399,7 +399,7 @@ func (s *Server) newMessageLocked(chatID int64, p params, markup json.RawMessage
 
 // sendLocked makes the message a send* call adds to chatID, once its
 // content is valid: it reads reply_markup and applies ForbidChat first.
-func (s *Server) sendLocked(chatID int64, p params) (*storedMessage, *apiError) {
+func (s *Bot) sendLocked(chatID int64, p params) (*storedMessage, *apiError) {
 	markup, e := inlineMarkup(p)
 	if e != nil {
 		return nil, e
@@ -412,7 +412,7 @@ func (s *Server) sendLocked(chatID int64, p params) (*storedMessage, *apiError) 
 }
 
 // sendMessage implements sendMessage.
-func (s *Server) sendMessage(p params) (any, *apiError) {
+func (s *Bot) sendMessage(p params) (any, *apiError) {
 	chatID, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return nil, e
@@ -446,7 +446,7 @@ var mediaFields = map[string]string{
 }
 
 // fileObjectLocked makes the Message field for a file sent as kind.
-func (s *Server) fileObjectLocked(kind string, v json.RawMessage) any {
+func (s *Bot) fileObjectLocked(kind string, v json.RawMessage) any {
 	sf := s.sentFileLocked(kind, v)
 	f := map[string]any{
 		"file_id":        sf.id,
@@ -518,7 +518,7 @@ func setCaption(m *storedMessage, caption string, entities json.RawMessage) {
 // sendOther implements the send* methods other than sendMessage and
 // sendMediaGroup: files, locations, polls, ... The message carries the
 // caption and a fake object for the content.
-func (s *Server) sendOther(method string, p params) (any, *apiError) {
+func (s *Bot) sendOther(method string, p params) (any, *apiError) {
 	chatID, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return nil, e
@@ -595,7 +595,7 @@ func pollOptions(p params) []any {
 }
 
 // sendMediaGroup implements sendMediaGroup: it answers an array of Messages.
-func (s *Server) sendMediaGroup(p params) (any, *apiError) {
+func (s *Bot) sendMediaGroup(p params) (any, *apiError) {
 	chatID, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return nil, e
@@ -668,7 +668,7 @@ var metaFields = map[string]bool{
 }
 
 // sourceLocked finds the message to copy or forward.
-func (s *Server) sourceLocked(p params, msgID int64, what string) (*storedMessage, *apiError) {
+func (s *Bot) sourceLocked(p params, msgID int64, what string) (*storedMessage, *apiError) {
 	from, e := s.resolveChatLocked(p, "from_chat_id")
 	if e != nil {
 		return nil, e
@@ -682,7 +682,7 @@ func (s *Server) sourceLocked(p params, msgID int64, what string) (*storedMessag
 }
 
 // copyLocked copies or forwards src into chatID.
-func (s *Server) copyLocked(chatID int64, src *storedMessage, p params, forward bool) (*storedMessage, *apiError) {
+func (s *Bot) copyLocked(chatID int64, src *storedMessage, p params, forward bool) (*storedMessage, *apiError) {
 	var markup json.RawMessage
 	caption, capEntities := "", json.RawMessage(nil)
 	if !forward {
@@ -739,7 +739,7 @@ func messageIDOf(m *storedMessage) messageIDResult {
 }
 
 // copyOrForward implements copyMessage and forwardMessage.
-func (s *Server) copyOrForward(p params, forward bool) (any, *apiError) {
+func (s *Bot) copyOrForward(p params, forward bool) (any, *apiError) {
 	chatID, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return nil, e
@@ -767,7 +767,7 @@ func (s *Server) copyOrForward(p params, forward bool) (any, *apiError) {
 
 // copyOrForwardMany implements copyMessages and forwardMessages. Messages
 // that cannot be found are skipped, as on the real server.
-func (s *Server) copyOrForwardMany(p params, forward bool) (any, *apiError) {
+func (s *Bot) copyOrForwardMany(p params, forward bool) (any, *apiError) {
 	chatID, e := s.resolveChatLocked(p, "chat_id")
 	if e != nil {
 		return nil, e
@@ -804,7 +804,7 @@ func (s *Server) copyOrForwardMany(p params, forward bool) (any, *apiError) {
 
 // editTargetLocked finds the message an edit* call addresses. It returns
 // nil and no error for an inline message.
-func (s *Server) editTargetLocked(p params) (*storedMessage, *apiError) {
+func (s *Bot) editTargetLocked(p params) (*storedMessage, *apiError) {
 	if p.str("inline_message_id") != "" {
 		return nil, nil
 	}
@@ -846,7 +846,7 @@ func finishEdit(m *storedMessage, markup json.RawMessage) (any, *apiError) {
 }
 
 // editMessageText implements editMessageText.
-func (s *Server) editMessageText(p params) (any, *apiError) {
+func (s *Bot) editMessageText(p params) (any, *apiError) {
 	text, entities, e := textParams(p)
 	if e != nil {
 		return nil, e
@@ -872,7 +872,7 @@ func (s *Server) editMessageText(p params) (any, *apiError) {
 }
 
 // editMessageCaption implements editMessageCaption.
-func (s *Server) editMessageCaption(p params) (any, *apiError) {
+func (s *Bot) editMessageCaption(p params) (any, *apiError) {
 	caption, capEntities, e := captionParams(p)
 	if e != nil {
 		return nil, e
@@ -900,7 +900,7 @@ func (s *Server) editMessageCaption(p params) (any, *apiError) {
 }
 
 // editMessageReplyMarkup implements editMessageReplyMarkup.
-func (s *Server) editMessageReplyMarkup(p params) (any, *apiError) {
+func (s *Bot) editMessageReplyMarkup(p params) (any, *apiError) {
 	markup, e := inlineMarkup(p)
 	if e != nil {
 		return nil, e
@@ -916,7 +916,7 @@ func (s *Server) editMessageReplyMarkup(p params) (any, *apiError) {
 }
 
 // deleteMessage implements deleteMessage.
-func (s *Server) deleteMessage(p params) (any, *apiError) {
+func (s *Bot) deleteMessage(p params) (any, *apiError) {
 	chatID, e := s.targetChatLocked(p)
 	if e != nil {
 		return nil, e
@@ -934,7 +934,7 @@ func (s *Server) deleteMessage(p params) (any, *apiError) {
 }
 
 // deleteMessages implements deleteMessages; unknown ids are skipped.
-func (s *Server) deleteMessages(p params) (any, *apiError) {
+func (s *Bot) deleteMessages(p params) (any, *apiError) {
 	chatID, e := s.targetChatLocked(p)
 	if e != nil {
 		return nil, e
@@ -953,7 +953,7 @@ func (s *Server) deleteMessages(p params) (any, *apiError) {
 
 // answerQuery implements the answer*Query methods: the query must have
 // arrived in an update.
-func (s *Server) answerQuery(kind, param string, p params) (any, *apiError) {
+func (s *Bot) answerQuery(kind, param string, p params) (any, *apiError) {
 	if !s.queries[kind+":"+p.str(param)] {
 		return nil, badRequest(queryInvalid)
 	}
@@ -961,7 +961,7 @@ func (s *Server) answerQuery(kind, param string, p params) (any, *apiError) {
 }
 
 // sendChatAction implements sendChatAction.
-func (s *Server) sendChatAction(p params) (any, *apiError) {
+func (s *Bot) sendChatAction(p params) (any, *apiError) {
 	if _, e := s.targetChatLocked(p); e != nil {
 		return nil, e
 	}
@@ -974,7 +974,7 @@ func (s *Server) sendChatAction(p params) (any, *apiError) {
 // genericMethod answers the known methods the fake does not model: true,
 // after applying ForbidChat to a chat_id parameter. Unmodelled send*
 // methods (sendInvoice, sendGame, ...) answer a bare Message instead.
-func (s *Server) genericMethod(method string, p params) (any, *apiError) {
+func (s *Bot) genericMethod(method string, p params) (any, *apiError) {
 	if strings.HasPrefix(method, "send") && !noMessageSends[method] && !strings.HasSuffix(method, "Draft") {
 		return s.sendOther(method, p)
 	}
@@ -996,44 +996,44 @@ var noMessageSends = map[string]bool{
 }
 
 // handler handles one method; s.mu is held.
-type handler func(s *Server, p params) (any, *apiError)
+type handler func(s *Bot, p params) (any, *apiError)
 
 var handlers = map[string]handler{
-	"getMe":                  func(s *Server, _ params) (any, *apiError) { return s.cfg.Bot, nil },
-	"setWebhook":             (*Server).setWebhookMethod,
-	"deleteWebhook":          (*Server).deleteWebhookMethod,
-	"getWebhookInfo":         (*Server).getWebhookInfoMethod,
-	"sendMessage":            (*Server).sendMessage,
-	"sendMediaGroup":         (*Server).sendMediaGroup,
-	"sendChatAction":         (*Server).sendChatAction,
-	"editMessageText":        (*Server).editMessageText,
-	"editMessageCaption":     (*Server).editMessageCaption,
-	"editMessageReplyMarkup": (*Server).editMessageReplyMarkup,
-	"deleteMessage":          (*Server).deleteMessage,
-	"deleteMessages":         (*Server).deleteMessages,
-	"copyMessage":            func(s *Server, p params) (any, *apiError) { return s.copyOrForward(p, false) },
-	"forwardMessage":         func(s *Server, p params) (any, *apiError) { return s.copyOrForward(p, true) },
-	"copyMessages":           func(s *Server, p params) (any, *apiError) { return s.copyOrForwardMany(p, false) },
-	"forwardMessages":        func(s *Server, p params) (any, *apiError) { return s.copyOrForwardMany(p, true) },
-	"answerCallbackQuery": func(s *Server, p params) (any, *apiError) {
+	"getMe":                  func(s *Bot, _ params) (any, *apiError) { return s.user, nil },
+	"setWebhook":             (*Bot).setWebhookMethod,
+	"deleteWebhook":          (*Bot).deleteWebhookMethod,
+	"getWebhookInfo":         (*Bot).getWebhookInfoMethod,
+	"sendMessage":            (*Bot).sendMessage,
+	"sendMediaGroup":         (*Bot).sendMediaGroup,
+	"sendChatAction":         (*Bot).sendChatAction,
+	"editMessageText":        (*Bot).editMessageText,
+	"editMessageCaption":     (*Bot).editMessageCaption,
+	"editMessageReplyMarkup": (*Bot).editMessageReplyMarkup,
+	"deleteMessage":          (*Bot).deleteMessage,
+	"deleteMessages":         (*Bot).deleteMessages,
+	"copyMessage":            func(s *Bot, p params) (any, *apiError) { return s.copyOrForward(p, false) },
+	"forwardMessage":         func(s *Bot, p params) (any, *apiError) { return s.copyOrForward(p, true) },
+	"copyMessages":           func(s *Bot, p params) (any, *apiError) { return s.copyOrForwardMany(p, false) },
+	"forwardMessages":        func(s *Bot, p params) (any, *apiError) { return s.copyOrForwardMany(p, true) },
+	"answerCallbackQuery": func(s *Bot, p params) (any, *apiError) {
 		return s.answerQuery("callback_query", "callback_query_id", p)
 	},
-	"answerInlineQuery": func(s *Server, p params) (any, *apiError) {
+	"answerInlineQuery": func(s *Bot, p params) (any, *apiError) {
 		return s.answerQuery("inline_query", "inline_query_id", p)
 	},
-	"answerShippingQuery": func(s *Server, p params) (any, *apiError) {
+	"answerShippingQuery": func(s *Bot, p params) (any, *apiError) {
 		return s.answerQuery("shipping_query", "shipping_query_id", p)
 	},
-	"answerPreCheckoutQuery": func(s *Server, p params) (any, *apiError) {
+	"answerPreCheckoutQuery": func(s *Bot, p params) (any, *apiError) {
 		return s.answerQuery("pre_checkout_query", "pre_checkout_query_id", p)
 	},
 }
 
 func init() {
 	for method := range mediaFields {
-		handlers[method] = func(s *Server, p params) (any, *apiError) { return s.sendOther(method, p) }
+		handlers[method] = func(s *Bot, p params) (any, *apiError) { return s.sendOther(method, p) }
 	}
 	for _, method := range []string{"sendLocation", "sendVenue", "sendContact", "sendDice", "sendPoll"} {
-		handlers[method] = func(s *Server, p params) (any, *apiError) { return s.sendOther(method, p) }
+		handlers[method] = func(s *Bot, p params) (any, *apiError) { return s.sendOther(method, p) }
 	}
 }

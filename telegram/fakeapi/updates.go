@@ -32,7 +32,7 @@ type poller struct {
 }
 
 // endPoll ends the held long poll, if any, with err. s.mu must be held.
-func (s *Server) endPoll(err *apiError) {
+func (s *Bot) endPoll(err *apiError) {
 	if s.poll == nil {
 		return
 	}
@@ -46,7 +46,7 @@ func (s *Server) endPoll(err *apiError) {
 // It wakes a held long poll. Messages, callback queries and other queries
 // in updates become known to the server, so the bot can reply to, edit,
 // copy or answer them. AddUpdate panics if payload cannot be encoded.
-func (s *Server) AddUpdate(kind string, payload any) int64 {
+func (s *Bot) AddUpdate(kind string, payload any) int64 {
 	b, err := marshal(payload)
 	if err != nil {
 		panic("fakeapi: AddUpdate: " + err.Error())
@@ -71,7 +71,7 @@ func (s *Server) AddUpdate(kind string, payload any) int64 {
 // inserted. An update_id given in the object is kept, and later updates get
 // larger ids. The update's kind is its first field other than update_id.
 // AddRawUpdate panics if update is not a JSON object.
-func (s *Server) AddRawUpdate(update json.RawMessage) int64 {
+func (s *Bot) AddRawUpdate(update json.RawMessage) int64 {
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, update); err != nil {
 		panic("fakeapi: AddRawUpdate: " + err.Error())
@@ -135,7 +135,7 @@ func scanUpdate(b []byte) (kind string, payload json.RawMessage, id int64, hasID
 
 // addUpdateLocked stores an update and wakes the long poll. s.mu must be
 // held.
-func (s *Server) addUpdateLocked(id int64, kind string, raw, payload json.RawMessage) {
+func (s *Bot) addUpdateLocked(id int64, kind string, raw, payload json.RawMessage) {
 	if id >= s.nextID {
 		s.nextID = id + 1
 	}
@@ -151,7 +151,7 @@ func (s *Server) addUpdateLocked(id int64, kind string, raw, payload json.RawMes
 // SetNextUpdateID sets the update_id of the next update added with AddUpdate
 // (or AddRawUpdate without an id). Real update ids can jump, so clients must
 // not assume they are consecutive.
-func (s *Server) SetNextUpdateID(id int64) {
+func (s *Bot) SetNextUpdateID(id int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID = id
@@ -161,7 +161,7 @@ func (s *Server) SetNextUpdateID(id int64) {
 // week: its queue is forgotten (the pending updates, which would have
 // expired, are dropped) and the next update gets the id next, which may be
 // far below the ids used so far. Offset starts again from 0.
-func (s *Server) ResetUpdateIDs(next int64) {
+func (s *Bot) ResetUpdateIDs(next int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.updates)
@@ -173,14 +173,14 @@ func (s *Server) ResetUpdateIDs(next int64) {
 // Offset returns the offset confirmed so far: every update with an id below
 // it was confirmed by getUpdates and dropped. It is 0 before any
 // confirmation.
-func (s *Server) Offset() int64 {
+func (s *Bot) Offset() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.confirmed
 }
 
 // Pending returns the number of updates not confirmed yet.
-func (s *Server) Pending() int {
+func (s *Bot) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.updates)
@@ -188,7 +188,7 @@ func (s *Server) Pending() int {
 
 // AllowedUpdates returns the allowed_updates list the bot set with
 // getUpdates or setWebhook, or nil when it uses the default.
-func (s *Server) AllowedUpdates() []string {
+func (s *Bot) AllowedUpdates() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.allowed == nil {
@@ -197,7 +197,7 @@ func (s *Server) AllowedUpdates() []string {
 	return append([]string(nil), s.allowed...)
 }
 
-func (s *Server) allowedKind(kind string) bool {
+func (s *Bot) allowedKind(kind string) bool {
 	if s.allowed == nil {
 		// Kinds delivered only when allowed_updates names them are marked
 		// OptIn in the catalogue.
@@ -214,7 +214,7 @@ func (s *Server) allowedKind(kind string) bool {
 
 // setAllowedLocked records an allowed_updates parameter, when present and
 // well-formed; a malformed one is ignored and the previous list is kept.
-func (s *Server) setAllowedLocked(p params) {
+func (s *Bot) setAllowedLocked(p params) {
 	raw, ok := p.json("allowed_updates")
 	if !ok || raw == nil {
 		return
@@ -232,7 +232,7 @@ func (s *Server) setAllowedLocked(p params) {
 
 // dropDisallowedLocked forgets pending updates of kinds that are not
 // allowed: the real server does not create them in the first place.
-func (s *Server) dropDisallowedLocked() {
+func (s *Bot) dropDisallowedLocked() {
 	kept := s.updates[:0]
 	for _, u := range s.updates {
 		if s.allowedKind(u.kind) {
@@ -260,7 +260,7 @@ const (
 // with that offset); an offset further in the future, or far below the
 // queue, confirms nothing and answers from the head, with ids below the
 // offset. A negative offset was handled by the caller.
-func (s *Server) resolveOffsetLocked(offset int64) int64 {
+func (s *Bot) resolveOffsetLocked(offset int64) int64 {
 	head := s.nextID
 	if len(s.updates) > 0 {
 		head = s.updates[0].id
@@ -273,7 +273,7 @@ func (s *Server) resolveOffsetLocked(offset int64) int64 {
 }
 
 // confirmLocked drops the updates with an id below offset.
-func (s *Server) confirmLocked(offset int64) {
+func (s *Bot) confirmLocked(offset int64) {
 	kept := s.updates[:0]
 	for _, u := range s.updates {
 		if u.id >= offset {
@@ -288,7 +288,7 @@ func (s *Server) confirmLocked(offset int64) {
 }
 
 // collectLocked returns up to limit pending updates with id >= from.
-func (s *Server) collectLocked(from int64, limit int) []json.RawMessage {
+func (s *Bot) collectLocked(from int64, limit int) []json.RawMessage {
 	s.dropDisallowedLocked()
 	out := []json.RawMessage{}
 	for _, u := range s.updates {
@@ -303,7 +303,7 @@ func (s *Server) collectLocked(from int64, limit int) []json.RawMessage {
 }
 
 // getUpdates implements the getUpdates method.
-func (s *Server) getUpdates(ctx context.Context, p params) (any, *apiError) {
+func (s *Bot) getUpdates(ctx context.Context, p params) (any, *apiError) {
 	s.mu.Lock()
 	if s.webhook != "" {
 		s.mu.Unlock()
@@ -327,7 +327,7 @@ func (s *Server) getUpdates(ctx context.Context, p params) (any, *apiError) {
 		limit = int(min(max(p.int("limit"), 1), 100))
 	}
 	timeout := time.Duration(max(min(p.int("timeout"), 1<<20), 0)) * time.Second
-	timeout = min(timeout, s.cfg.MaxPollTimeout)
+	timeout = min(timeout, s.srv.cfg.MaxPollTimeout)
 
 	res := s.collectLocked(from, limit)
 	if len(res) > 0 || timeout <= 0 || s.closed {
@@ -380,21 +380,21 @@ func (s *Server) getUpdates(ctx context.Context, p params) (any, *apiError) {
 }
 
 // setWebhookLocked sets or, with "", removes the webhook. s.mu must be held.
-func (s *Server) setWebhookLocked(url string) {
+func (s *Bot) setWebhookLocked(url string) {
 	s.webhook = url
 	if url != "" {
 		s.endPoll(&apiError{Code: http.StatusConflict, Description: conflictSetWebhook})
 	}
 }
 
-func (s *Server) dropPendingLocked() {
+func (s *Bot) dropPendingLocked() {
 	if n := len(s.updates); n > 0 {
 		s.confirmLocked(s.updates[n-1].id + 1)
 	}
 }
 
 // setWebhookMethod implements the setWebhook method.
-func (s *Server) setWebhookMethod(p params) (any, *apiError) {
+func (s *Bot) setWebhookMethod(p params) (any, *apiError) {
 	url := p.str("url")
 	if p.bool("drop_pending_updates") {
 		s.dropPendingLocked()
@@ -414,7 +414,7 @@ func (s *Server) setWebhookMethod(p params) (any, *apiError) {
 }
 
 // deleteWebhookMethod implements the deleteWebhook method.
-func (s *Server) deleteWebhookMethod(p params) (any, *apiError) {
+func (s *Bot) deleteWebhookMethod(p params) (any, *apiError) {
 	if p.bool("drop_pending_updates") {
 		s.dropPendingLocked()
 	}
@@ -435,7 +435,7 @@ type webhookInfo struct {
 }
 
 // getWebhookInfoMethod implements the getWebhookInfo method.
-func (s *Server) getWebhookInfoMethod(params) (any, *apiError) {
+func (s *Bot) getWebhookInfoMethod(params) (any, *apiError) {
 	return webhookInfo{
 		URL:                s.webhook,
 		PendingUpdateCount: len(s.updates),
@@ -445,7 +445,7 @@ func (s *Server) getWebhookInfoMethod(params) (any, *apiError) {
 
 // Polling reports whether a getUpdates long poll is being held, waiting for
 // updates. Tests use it to wait until the bot polls.
-func (s *Server) Polling() bool {
+func (s *Bot) Polling() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.poll != nil
