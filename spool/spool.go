@@ -215,6 +215,8 @@ func Open(dir string, opt Options) (*Spool, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// What Close marks clean when nothing is applied in between.
+	s.appliedLSN = st.applied
 	if err := s.openWAL(walPath, st.applied, st.clean || fresh, fresh); err != nil {
 		return fail(err)
 	}
