@@ -179,7 +179,8 @@ func fsyncParent(path string) error { return syncDir(filepath.Dir(path)) }
 // identity is what Check compares: the directory and the files opened.
 type identity struct {
 	dirIno, dbIno uint64
-	db, wal       *os.File
+	db            *os.File
+	wal           *os.File // nil until the log is created; set under Spool.mu
 }
 
 // identify records dir's identity; it opens the bbolt file at path once
@@ -218,6 +219,7 @@ func (id identity) close() {
 func (s *Spool) Check() error {
 	s.mu.Lock()
 	err := s.usableLocked()
+	wal := s.ident.wal // nil until the log is created
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -229,7 +231,10 @@ func (s *Spool) Check() error {
 	if err := syscall.Stat(s.path, &st); err != nil || st.Ino != s.ident.dbIno {
 		return fmt.Errorf("%w: %s was removed or replaced while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, s.path)
 	}
-	for _, f := range []*os.File{s.ident.db, s.ident.wal} {
+	for _, f := range []*os.File{s.ident.db, wal} {
+		if f == nil {
+			continue
+		}
 		if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
 			return fmt.Errorf("%w: %s was deleted while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, f.Name())
 		}

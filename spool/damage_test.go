@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/spool"
@@ -362,4 +363,120 @@ func garblePage(rng *rand.Rand, db []byte, i int) ([]byte, int) {
 		b[page*4096+j] = byte(rng.Uint32())
 	}
 	return b, page
+}
+
+// clearCleanMark deletes the clean-close mark from the spool's bbolt file,
+// as the first write does once it has created the log.
+func clearCleanMark(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, spool.FileName), 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Delete([]byte("clean_lsn"))
+	}))
+}
+
+// TestCrashWhileTheLogIsCreated: the first write creates the log under a
+// temporary name, renames it, clears the clean-close mark, then writes its
+// record. A crash at each step leaves files that open cleanly; a log gone
+// once the mark is cleared is refused.
+func TestCrashWhileTheLogIsCreated(t *testing.T) {
+	// idle returns a spool that was opened and never logged anything, as a
+	// crash (no Close) leaves it.
+	idle := func(t *testing.T) string {
+		src := t.TempDir()
+		s := openSlow(t, src)
+		_, err := s.Requeue(upd(5)) // bbolt only
+		require.NoError(t, err)
+		dir := crashCopyAll(t, src)
+		require.NoError(t, s.Close())
+		require.NoFileExists(t, filepath.Join(dir, spool.WALName))
+		return dir
+	}
+	opens := func(t *testing.T, dir string) {
+		t.Helper()
+		s := open(t, dir)
+		defer s.Close()
+		assert.Equal(t, []int64{5}, scanIDs(t, s))
+		_, err := s.Append([]adapter.Update{upd(6)}, adapter.Position{Offset: 7})
+		require.NoError(t, err, "and takes its first batch")
+		assert.Equal(t, []int64{5, 6}, scanIDs(t, s))
+	}
+	t.Run("before the log was created", func(t *testing.T) {
+		opens(t, idle(t))
+	})
+	t.Run("while the temporary log was written", func(t *testing.T) {
+		dir := idle(t)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.WALName+".new"), make([]byte, 1234), 0o600))
+		opens(t, dir)
+	})
+	t.Run("after the rename, before the mark was cleared", func(t *testing.T) {
+		dir := idle(t)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.WALName), make([]byte, logSize), 0o600))
+		opens(t, dir)
+	})
+	t.Run("after the mark was cleared, before the first record", func(t *testing.T) {
+		dir := idle(t)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, spool.WALName), make([]byte, logSize), 0o600))
+		clearCleanMark(t, dir)
+		opens(t, dir)
+	})
+	t.Run("the first record written and the log gone", func(t *testing.T) {
+		src := t.TempDir()
+		s := openSlow(t, src)
+		_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+		require.NoError(t, err)
+		dir := crashCopy(t, src)
+		require.NoError(t, s.Close())
+		require.NoError(t, os.Remove(filepath.Join(dir, spool.WALName)))
+		_, err = spool.Open(dir, spool.Options{})
+		require.ErrorIs(t, err, spool.ErrDamaged, "the batch confirmed to Telegram was only in the log")
+	})
+	t.Run("the mark cleared and the log gone", func(t *testing.T) {
+		dir := idle(t)
+		clearCleanMark(t, dir)
+		_, err := spool.Open(dir, spool.Options{})
+		require.ErrorIs(t, err, spool.ErrDamaged, "a log that may have held records is missing")
+		assert.Contains(t, err.Error(), "missing")
+		rep, err := spool.Inspect(dir)
+		require.NoError(t, err)
+		assert.True(t, rep.Damaged(), "check agrees")
+	})
+}
+
+// TestCutLogIsRefusedAfterLazyCreation: a log created by the first write
+// is as long as ever; cutting it is damage, to Open and to check.
+func TestCutLogIsRefusedAfterLazyCreation(t *testing.T) {
+	for _, cut := range []int64{0, 4096, logSize / 2, logSize - 1} {
+		src := t.TempDir()
+		s := openSlow(t, src)
+		_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+		require.NoError(t, err)
+		dir := crashCopy(t, src)
+		require.NoError(t, s.Close())
+		require.NoError(t, os.Truncate(filepath.Join(dir, spool.WALName), cut))
+		_, err = spool.Open(dir, spool.Options{})
+		require.ErrorIs(t, err, spool.ErrDamaged, "cut to %d", cut)
+		rep, err := spool.Inspect(dir)
+		require.NoError(t, err)
+		assert.True(t, rep.Damaged(), "cut to %d: check agrees", cut)
+	}
+}
+
+// TestLogMissingAfterACleanStopStaysOptional: a spool whose log went
+// missing after a clean stop opens, closes and opens again without one.
+func TestLogMissingAfterACleanStopStaysOptional(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Remove(filepath.Join(dir, spool.WALName)))
+	for range 2 {
+		s = open(t, dir)
+		assert.Equal(t, []int64{1}, scanIDs(t, s))
+		require.NoError(t, s.Close())
+	}
+	assert.NoFileExists(t, filepath.Join(dir, spool.WALName))
 }

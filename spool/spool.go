@@ -112,11 +112,13 @@ type Spool struct {
 
 	// walMu serialises the writers of records (Append, Remove, Requeue);
 	// lock order: walMu, applyMu, mu.
-	walMu   sync.Mutex
-	wal     *os.File
-	walOff  int64
-	nextLSN uint64
-	applyMu sync.Mutex // one apply at a time
+	walMu     sync.Mutex
+	walPath   string
+	wal       *os.File // nil until the first record (see allocateWAL); set under mu too
+	cleanHeld bool     // the clean-close mark in bbolt stays until the log is created
+	walOff    int64
+	nextLSN   uint64
+	applyMu   sync.Mutex // one apply at a time
 	// appliedLSN and pendingMeta belong to the applier (applyMu).
 	appliedLSN  uint64
 	pendingMeta map[string][]byte // meta writes that wait for a commit (nil: delete)
@@ -190,7 +192,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 	case err != nil:
 		return nil, fmt.Errorf("spool: opening %w", accessError(path, err))
 	}
-	s := &Spool{db: db, dir: dir, path: path, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery, log: opt.Logger,
+	s := &Spool{db: db, dir: dir, path: path, walPath: walPath, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery, log: opt.Logger,
 		logged: make(map[uint64]loggedUpdate), loggedIDs: make(map[idKey]uint64),
 		kick: make(chan struct{}, 1), closing: make(chan struct{}), applierDone: make(chan struct{})}
 	fail := func(err error) (*Spool, error) {
@@ -226,9 +228,10 @@ func Open(dir string, opt Options) (*Spool, error) {
 	if s.ident, err = identify(dir, path, s.wal); err != nil {
 		return fail(fmt.Errorf("spool: %w", accessError(dir, err)))
 	}
-	// The clean mark holds until something new is written: the first
-	// commit clears it, before the first Append.
-	if st.clean {
+	// The clean mark holds until something new may be logged: with a log,
+	// the first commit clears it, before the first Append; without one,
+	// creating the log clears it (allocateWAL).
+	if st.clean && s.wal != nil {
 		s.pendingMeta = map[string][]byte{string(keyClean): nil}
 	}
 	if s.pendingMeta != nil {
@@ -371,6 +374,11 @@ func (s *Spool) init(fresh bool, walPath string, opt Options) (openState, error)
 					return err
 				}
 			}
+			// Nothing was logged: the log may be missing until the first
+			// write creates it.
+			if err := meta.Put(keyClean, u64(0)); err != nil {
+				return err
+			}
 		} else {
 			if err := upgradeTx(tx, walData); err != nil {
 				return err
@@ -484,8 +492,10 @@ func (s *Spool) Close() error {
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
 	err := s.apply(true)
-	if cerr := s.wal.Close(); err == nil {
-		err = cerr
+	if s.wal != nil {
+		if cerr := s.wal.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
@@ -634,8 +644,14 @@ func (s *Spool) probeSpace() error {
 }
 
 // writeRecord writes rec at the log's end (syncing it when sync is set)
-// and moves the end past it. Callers hold walMu.
+// and moves the end past it, creating the log first when the spool has
+// none. Callers hold walMu.
 func (s *Spool) writeRecord(rec *walRecord, sync bool) error {
+	if s.wal == nil || s.cleanHeld {
+		if err := s.allocateWAL(); err != nil {
+			return err
+		}
+	}
 	rec.lsn = s.nextLSN
 	b := rec.encode()
 	if _, err := s.wal.WriteAt(b, s.walOff); err != nil {

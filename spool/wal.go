@@ -47,8 +47,19 @@ import (
 //
 // The file is created at its full size under a temporary name and renamed,
 // so a log that exists is never short by accident. Close applies everything
-// and records the last LSN as cleanly closed, so that a log missing after a
-// clean stop is only recreated.
+// and records the last LSN as cleanly closed (the clean-close mark), so that
+// a log missing after a clean stop is only recreated.
+//
+// The log is created when its first record is written (allocateWAL), not
+// when the spool is opened: an idle spool has no log, and takes neither its
+// 4 MiB nor a file descriptor. Until then bbolt keeps the clean-close mark
+// (a new spool is created with it), which says that a missing log held
+// nothing. The first write creates the log first, then clears the mark in a
+// commit, then writes its record, so a crash at any point leaves either no
+// log beside a set mark, or a whole log of full size (empty, or holding
+// what was written): both open as they should, and a log cut or gone once
+// the mark is cleared is still damage. Requeue and Bury write bbolt only and
+// create no log.
 
 // WALName is the write-ahead log's file inside the spool's directory.
 const WALName = "spool.wal"
@@ -364,7 +375,8 @@ func createWAL(path string) error {
 
 // openWAL opens the log, finds its live records (they are kept in memory as
 // unapplied, for the applier) and positions the next record after them.
-// walExpected says whether the spool's state needs the log to exist.
+// clean says whether bbolt's state lets the log be missing: it then stays
+// missing, with s.wal nil, until the first write creates it.
 func (s *Spool) openWAL(path string, applied uint64, clean, fresh bool) error {
 	data, err := os.ReadFile(path)
 	switch {
@@ -372,33 +384,30 @@ func (s *Spool) openWAL(path string, applied uint64, clean, fresh bool) error {
 		if !clean {
 			return damaged(path, "the write-ahead log is missing, and the spool was not closed cleanly: updates confirmed to Telegram may be lost")
 		}
-		if err := createWAL(path); err != nil {
-			return fmt.Errorf("spool: creating the write-ahead log: %w", accessError(path, err))
+		// The first write creates it (allocateWAL). A spool that never
+		// logged a record has applied none; one that has, had a log.
+		if !fresh && applied > 0 {
+			s.log.Warn("the write-ahead log was missing after a clean stop: a new one is created when the spool is next written", "path", path)
 		}
-		if !fresh {
-			s.log.Warn("the write-ahead log was missing after a clean stop: created a new one", "path", path)
-		}
-		data = nil
+		s.nextLSN = applied + 1
+		s.cleanHeld = true
+		return nil
 	case err != nil:
 		return fmt.Errorf("spool: reading the write-ahead log: %w", accessError(path, err))
 	}
-	if data != nil {
-		sc := scanLog(data, applied)
-		if sc.damage != "" {
-			return damaged(path, sc.damage)
-		}
-		if sc.torn > 0 {
-			s.log.Warn("the write-ahead log ends in a record that was being written when the process stopped: dropped it (its updates were never confirmed to Telegram, which sends them again)",
-				"path", path, "bytes", sc.torn)
-		}
-		for _, r := range sc.live {
-			s.addUnapplied(r)
-		}
-		s.walOff = int64(sc.end)
-		s.nextLSN = max(sc.chainLast, applied) + 1
-	} else {
-		s.nextLSN = applied + 1
+	sc := scanLog(data, applied)
+	if sc.damage != "" {
+		return damaged(path, sc.damage)
 	}
+	if sc.torn > 0 {
+		s.log.Warn("the write-ahead log ends in a record that was being written when the process stopped: dropped it (its updates were never confirmed to Telegram, which sends them again)",
+			"path", path, "bytes", sc.torn)
+	}
+	for _, r := range sc.live {
+		s.addUnapplied(r)
+	}
+	s.walOff = int64(sc.end)
+	s.nextLSN = max(sc.chainLast, applied) + 1
 	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: opening the write-ahead log: %w", accessError(path, err))
@@ -406,6 +415,35 @@ func (s *Spool) openWAL(path string, applied uint64, clean, fresh bool) error {
 	s.wal = f
 	if len(s.unapplied) == 0 {
 		s.walOff = 0
+	}
+	return nil
+}
+
+// allocateWAL creates the log before its first record, when the spool has
+// none: the file first (whole, see createWAL), then a commit that clears
+// the clean-close mark, which would otherwise let a log that goes missing
+// with records in it pass for one never written. A failure is returned
+// and tried again by the next write. Callers hold walMu.
+func (s *Spool) allocateWAL() error {
+	if s.wal == nil {
+		if err := createWAL(s.walPath); err != nil {
+			return fmt.Errorf("creating the log: %w", accessError(s.walPath, err))
+		}
+		f, err := os.OpenFile(s.walPath, os.O_RDWR, 0o600)
+		if err != nil {
+			return fmt.Errorf("opening the log: %w", accessError(s.walPath, err))
+		}
+		s.mu.Lock()
+		s.wal, s.ident.wal = f, f
+		s.mu.Unlock()
+		s.walOff = 0
+	}
+	if s.cleanHeld {
+		err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyClean) })
+		if err != nil {
+			return fmt.Errorf("clearing the clean-close mark: %w", accessError(s.path, err))
+		}
+		s.cleanHeld = false
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package spool_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -276,4 +278,136 @@ func TestConcurrentUse(t *testing.T) {
 	assert.Equal(t, len(seen), c.Len())
 	off := offsetOf(t, c)
 	assert.Equal(t, int64(900+1), off)
+}
+
+// logSize is the size the log is created with.
+const logSize = 4 << 20
+
+// logState returns the size of the spool's log, or -1 when it has none.
+func logState(t *testing.T, dir string) int64 {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(dir, spool.WALName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return -1
+	}
+	require.NoError(t, err)
+	return fi.Size()
+}
+
+// crashCopyAll copies the spool files that exist now, as a crash at this
+// moment would leave them, into a new directory.
+func crashCopyAll(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	for _, name := range []string{spool.FileName, spool.WALName} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(to, name), b, 0o600))
+	}
+	return to
+}
+
+// TestOpenCreatesNoLog: a new spool has no log until something is logged,
+// and reopens cleanly without one, after a clean stop or a crash.
+func TestOpenCreatesNoLog(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	assert.Equal(t, int64(-1), logState(t, dir), "no log at Open")
+	assert.NoFileExists(t, filepath.Join(dir, spool.WALName+".new"))
+	require.NoError(t, s.Check(), "an idle spool without a log is usable")
+	crashed := crashCopyAll(t, dir)
+	require.NoError(t, s.Close())
+	assert.Equal(t, int64(-1), logState(t, dir), "no log after Close")
+
+	for name, d := range map[string]string{"after a clean stop": dir, "after a crash": crashed} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, d)
+			assert.Equal(t, int64(-1), logState(t, d))
+			assert.Zero(t, s.Len())
+			require.NoError(t, s.Close())
+			// And again: Close without a log keeps it clean.
+			s = open(t, d)
+			require.NoError(t, s.Close())
+			rep, err := spool.Inspect(d)
+			require.NoError(t, err)
+			assert.False(t, rep.Damaged(), "check finds no damage: %v", rep.Damage)
+		})
+	}
+}
+
+// TestFirstWriteCreatesTheLog: the first record (a batch or a removal)
+// creates the log at its full size; Requeue and Bury write bbolt only.
+func TestFirstWriteCreatesTheLog(t *testing.T) {
+	t.Run("append", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openSlow(t, dir)
+		defer s.Close()
+		_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+		require.NoError(t, err)
+		assert.Equal(t, int64(logSize), logState(t, dir))
+		require.NoError(t, s.Check())
+		c := open(t, crashCopy(t, dir))
+		defer c.Close()
+		assert.Equal(t, []int64{1}, scanIDs(t, c), "the first batch is durable")
+		assert.Equal(t, int64(2), offsetOf(t, c))
+	})
+	t.Run("remove", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openSlow(t, dir)
+		defer s.Close()
+		seq, err := s.Requeue(upd(5))
+		require.NoError(t, err)
+		assert.Equal(t, int64(-1), logState(t, dir), "Requeue writes bbolt only")
+		require.NoError(t, s.Remove([]uint64{seq}))
+		assert.Equal(t, int64(logSize), logState(t, dir))
+		c := open(t, crashCopy(t, dir))
+		defer c.Close()
+		assert.Empty(t, scanIDs(t, c), "the logged removal survives the crash")
+	})
+	t.Run("requeue and bury", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openSlow(t, dir)
+		defer s.Close()
+		_, err := s.Requeue(upd(5))
+		require.NoError(t, err)
+		_, _, err = s.Bury(adapter.DeadLetter{Kind: adapter.DeadDelivery, UpdateID: 6, Update: upd(6).Raw})
+		require.NoError(t, err)
+		assert.Equal(t, int64(-1), logState(t, dir))
+		c := open(t, crashCopyAll(t, dir))
+		defer c.Close()
+		assert.Equal(t, []int64{5}, scanIDs(t, c))
+		dls, err := c.DeadLetters()
+		require.NoError(t, err)
+		assert.Len(t, dls, 1)
+	})
+}
+
+// TestCheckWhileTheLogIsCreated runs Check (as the poller does) while the
+// first Append creates the log.
+func TestCheckWhileTheLogIsCreated(t *testing.T) {
+	dir := t.TempDir()
+	s := openSlow(t, dir)
+	defer s.Close()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				assert.NoError(t, s.Check())
+			}
+		}
+	})
+	_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+	close(done)
+	wg.Wait()
+	require.NoError(t, err)
+	require.NoError(t, s.Check())
+	require.NoError(t, os.Remove(filepath.Join(dir, spool.WALName)))
+	require.Error(t, s.Check(), "the created log is watched")
 }
