@@ -224,13 +224,10 @@ func (s *Spool) Check() error {
 	if err != nil {
 		return err
 	}
+	if err := s.replaced(); err != nil {
+		return err
+	}
 	var st syscall.Stat_t
-	if err := syscall.Stat(s.dir, &st); err != nil || st.Ino != s.ident.dirIno {
-		return fmt.Errorf("%w: data directory %s was removed or replaced while running: nothing more is confirmed to Telegram; restore it or restart asgigram", adapter.ErrSpoolUnavailable, s.dir)
-	}
-	if err := syscall.Stat(s.path, &st); err != nil || st.Ino != s.ident.dbIno {
-		return fmt.Errorf("%w: %s was removed or replaced while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, s.path)
-	}
 	for _, f := range []*os.File{s.ident.db, wal} {
 		if f == nil {
 			continue
@@ -241,6 +238,19 @@ func (s *Spool) Check() error {
 	}
 	if s.full.Load() {
 		return s.fullError()
+	}
+	return nil
+}
+
+// replaced returns the error of Check for a directory or bbolt file
+// removed or replaced while running (it wraps ErrSpoolUnavailable), or nil.
+func (s *Spool) replaced() error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.dir, &st); err != nil || st.Ino != s.ident.dirIno {
+		return fmt.Errorf("%w: data directory %s was removed or replaced while running: nothing more is confirmed to Telegram; restore it or restart asgigram", adapter.ErrSpoolUnavailable, s.dir)
+	}
+	if err := syscall.Stat(s.path, &st); err != nil || st.Ino != s.ident.dbIno {
+		return fmt.Errorf("%w: %s was removed or replaced while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, s.path)
 	}
 	return nil
 }

@@ -423,14 +423,22 @@ func (s *Spool) openWAL(path string, applied uint64, clean, fresh bool) error {
 // none: the file first (whole, see createWAL), then a commit that clears
 // the clean-close mark, which would otherwise let a log that goes missing
 // with records in it pass for one never written. A failure is returned
-// and tried again by the next write. Callers hold walMu.
+// and tried again by the next write; when the directory was removed or
+// replaced meanwhile, it is Check's error, which pauses polling as a log
+// deleted under a running spool does. Callers hold walMu.
 func (s *Spool) allocateWAL() error {
 	if s.wal == nil {
 		if err := createWAL(s.walPath); err != nil {
+			if rerr := s.replaced(); rerr != nil {
+				return rerr
+			}
 			return fmt.Errorf("creating the log: %w", accessError(s.walPath, err))
 		}
 		f, err := os.OpenFile(s.walPath, os.O_RDWR, 0o600)
 		if err != nil {
+			if rerr := s.replaced(); rerr != nil {
+				return rerr
+			}
 			return fmt.Errorf("opening the log: %w", accessError(s.walPath, err))
 		}
 		s.mu.Lock()

@@ -411,3 +411,18 @@ func TestCheckWhileTheLogIsCreated(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, spool.WALName)))
 	require.Error(t, s.Check(), "the created log is watched")
 }
+
+// TestDirectoryRemovedBeforeTheFirstWrite: a spool whose directory is
+// removed before its log exists refuses the batch as unavailable (polling
+// pauses, nothing is confirmed), as Check does, instead of failing for
+// good.
+func TestDirectoryRemovedBeforeTheFirstWrite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bot")
+	s := openSlow(t, dir)
+	defer s.Close()
+	require.NoError(t, os.RemoveAll(dir))
+	_, err := s.Append([]adapter.Update{upd(1)}, adapter.Position{Offset: 2})
+	require.ErrorIs(t, err, adapter.ErrSpoolUnavailable)
+	assert.Contains(t, err.Error(), "removed or replaced")
+	require.ErrorIs(t, s.Check(), adapter.ErrSpoolUnavailable)
+}
