@@ -134,8 +134,10 @@ type Options struct {
 	DeadLetterMax int
 	// Pacer paces outbound calls; nil sends them at once.
 	Pacer Pacer
-	// ChatQueue bounds the calls waiting per chat (0: no bound); one more
-	// fails with ErrChatQueueFull.
+	// ChatQueue bounds the calls waiting per chat, the one being made not
+	// counted (0: no bound); one more fails with ErrChatQueueFull. The calls
+	// to one chat are made one at a time in arrival order, whether Pacer is
+	// set or not (see Arrive).
 	ChatQueue int
 	// DeleteWebhookOnStart calls deleteWebhook after getMe, so that polling
 	// works for a bot that had a webhook; DropPendingUpdates passes
@@ -291,7 +293,7 @@ func New(opt Options) *Adapter {
 	}
 	a.exec.log = opt.Logger
 	a.exec.pacer = opt.Pacer
-	a.exec.queueLimit = opt.ChatQueue
+	a.exec.order = newOrder(opt.ChatQueue)
 	if opt.Spool != nil {
 		a.dead = opt.Spool
 	} else {
@@ -659,17 +661,28 @@ func (a *Adapter) Authorize(token string) (Principal, error) {
 	return Principal{scope: s}, nil
 }
 
+// Arrive takes the next place in arrival order for a /send request, when
+// its handler starts and before its body is read. The request's calls to
+// each chat are made after those of every request (and reply body) that
+// arrived before it, and before those of every one that arrived after it.
+// The Arrival must be passed to Send or SendFiles, or given up with Done:
+// until then, the calls that arrived after it wait.
+func (a *Adapter) Arrive() *Arrival { return a.exec.order.arrive() }
+
 // Send carries out events for p at once, without waiting behind the scope's
-// delivery in flight, within SendTimeout. Errors: ErrShuttingDown,
-// *InvalidEventError, *CallError (with the results so far).
-func (a *Adapter) Send(ctx context.Context, p Principal, events []json.RawMessage) ([]json.RawMessage, error) {
+// delivery in flight, within SendTimeout. Its calls to each chat take their
+// place in that chat's order as the request that arrived as arr (nil:
+// arriving now). Errors: ErrShuttingDown, *InvalidEventError, *CallError
+// (with the results so far).
+func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []json.RawMessage) ([]json.RawMessage, error) {
 	if a.closed.Load() {
+		arr.Done()
 		return nil, ErrShuttingDown
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
 	defer cancel()
 	start := time.Now()
-	results, calls, err := a.exec.execute(ctx, p.scope, events)
+	results, calls, err := a.exec.executeArrived(ctx, arr, p.scope, events)
 	if a.opt.OnSend != nil {
 		st := SendTrace{Scope: "send_token", Calls: calls, Err: err, Latency: time.Since(start)}
 		if p.scope != nil {

@@ -58,9 +58,9 @@ func TestOneChatIsPacedAndOrderedAsOne(t *testing.T) {
 			t.Errorf("call %d paced as chat %q, want \"4343\"", i, k)
 		}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.chats) != 0 {
-		t.Errorf("per-chat locks left: %v", e.chats)
+	e.order.mu.Lock()
+	defer e.order.mu.Unlock()
+	if len(e.order.chats) != 0 || len(e.order.pending) != 0 || len(e.order.blocked) != 0 {
+		t.Errorf("per-chat order state left: chats %v, pending %v, blocked %v", e.order.chats, e.order.pending, e.order.blocked)
 	}
 }

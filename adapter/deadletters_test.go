@@ -242,14 +242,14 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 			// /send: the send_token, a scope's token, an unknown token.
 			p, err := a.Authorize("the-send-token")
 			require.NoError(t, err)
-			res, err := a.Send(ctx, p, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","chat_id":1,"text":"x"}`)})
+			res, err := a.Send(ctx, p, nil, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","chat_id":1,"text":"x"}`)})
 			require.NoError(t, err)
 			assert.Len(t, res, 1)
 			var env struct{ Token string }
 			require.NoError(t, json.Unmarshal(app.requests(4)[0].Body, &env))
 			p, err = a.Authorize(env.Token)
 			require.NoError(t, err)
-			_, err = a.Send(ctx, p, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","text":"y"}`)})
+			_, err = a.Send(ctx, p, nil, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","text":"y"}`)})
 			require.NoError(t, err)
 			_, err = a.Authorize(strings.Repeat("A", len(env.Token)))
 			assert.ErrorIs(t, err, adapter.ErrUnknownToken)
@@ -265,7 +265,7 @@ func TestDeadLettersKeptAndReplayed(t *testing.T) {
 			assert.Zero(t, a.Pending())
 			assert.Contains(t, a.Health().Reasons, "stopped")
 			assert.ErrorIs(t, a.ReplayDeadLetter(d2.ID), adapter.ErrNotRunning, "after Run")
-			_, err = a.Send(context.Background(), p, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","text":"z"}`)})
+			_, err = a.Send(context.Background(), p, nil, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_message","text":"z"}`)})
 			assert.ErrorIs(t, err, adapter.ErrShuttingDown)
 		})
 	}

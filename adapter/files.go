@@ -83,16 +83,30 @@ func attach(c *call, files []telegram.FilePart, idx int) error {
 // ExecuteFiles validates one event for scope s (nil for the send_token) as
 // Execute does, resolves its files (see attach) and calls it, uploading them
 // as multipart/form-data, paced and in order with the other calls to its
-// chat. Errors: *InvalidEventError (nothing was called), *CallError.
+// chat; the event arrives now (see Arrival). Errors: *InvalidEventError
+// (nothing was called), *CallError.
 func (e *Executor) ExecuteFiles(ctx context.Context, s *Scope, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
+	return e.executeFilesArrived(ctx, nil, s, event, files)
+}
+
+// executeFilesArrived is ExecuteFiles for the request that arrived as arr
+// (nil: arriving now); arr is given up when the event is refused.
+func (e *Executor) executeFilesArrived(ctx context.Context, arr *Arrival, s *Scope, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
 	c, err := prepare(s, event, 0)
+	if err == nil {
+		err = attach(&c, files, 0)
+	}
 	if err != nil {
+		arr.Done()
 		return nil, err
 	}
-	if err := attach(&c, files, 0); err != nil {
-		return nil, err
+	slots := e.order.place(arr, []string{c.chatKey})
+	defer e.order.release(slots)
+	var sl *slot
+	if slots != nil {
+		sl = slots[0]
 	}
-	res, err := e.call(ctx, c)
+	res, err := e.call(ctx, c, sl)
 	if err != nil {
 		return nil, &CallError{Index: 0, Method: c.method, Err: err}
 	}
@@ -100,16 +114,18 @@ func (e *Executor) ExecuteFiles(ctx context.Context, s *Scope, event json.RawMes
 }
 
 // SendFiles carries out one event with files for p, like Send: at once,
-// within SendTimeout. A top-level parameter "attach://<name>" is replaced by
-// the file named name, sent as that parameter; other files keep their
-// names. Errors: ErrShuttingDown, *InvalidEventError, *CallError.
-func (a *Adapter) SendFiles(ctx context.Context, p Principal, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
+// within SendTimeout, in its chat's order as the request that arrived as arr
+// (see Arrive; nil: arriving now). A top-level parameter "attach://<name>"
+// is replaced by the file named name, sent as that parameter; other files
+// keep their names. Errors: ErrShuttingDown, *InvalidEventError, *CallError.
+func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
 	if a.closed.Load() {
+		arr.Done()
 		return nil, ErrShuttingDown
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
 	defer cancel()
-	return a.exec.ExecuteFiles(ctx, p.scope, event, files)
+	return a.exec.executeFilesArrived(ctx, arr, p.scope, event, files)
 }
 
 // OpenFile looks fileID up with getFile (within SendTimeout) and opens its

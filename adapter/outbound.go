@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -188,57 +187,18 @@ func prepare(s *Scope, raw json.RawMessage, idx int) (call, error) {
 }
 
 // Executor carries out outbound events: validation, defaults, and calls in
-// order, one chat's calls never overtaking each other.
+// order, the calls to each chat in arrival order (see order.go).
 type Executor struct {
 	tg    Caller
 	pacer Pacer
-	// queueLimit bounds the calls waiting per chat (0: no bound).
-	queueLimit int
-	log        *slog.Logger
-	mu         sync.Mutex
-	chats      map[string]*chatLock
+	log   *slog.Logger
+	order *order
 }
 
-type chatLock struct {
-	sync.Mutex
-	refs int
-}
-
-// NewExecutor returns an Executor calling Telegram through tg.
+// NewExecutor returns an Executor calling Telegram through tg, with no bound
+// on the calls waiting per chat and no pacing.
 func NewExecutor(tg Caller) *Executor {
-	return &Executor{tg: tg, chats: make(map[string]*chatLock)}
-}
-
-// ErrChatQueueFull is returned for a call when QueueLimit calls already
-// wait for the same chat.
-var ErrChatQueueFull = errors.New("too many calls waiting for this chat (pacing_queue)")
-
-func (e *Executor) lock(key string) (func(), error) {
-	if key == "" {
-		return func() {}, nil
-	}
-	e.mu.Lock()
-	l := e.chats[key]
-	if l == nil {
-		l = &chatLock{}
-		e.chats[key] = l
-	}
-	if e.queueLimit > 0 && l.refs > e.queueLimit {
-		e.mu.Unlock()
-		return nil, ErrChatQueueFull
-	}
-	l.refs++
-	e.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		e.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(e.chats, key)
-		}
-		e.mu.Unlock()
-	}, nil
+	return &Executor{tg: tg, order: newOrder(0)}
 }
 
 // Pacer keeps outbound calls within Telegram's rate limits. *pacing.Pacer
@@ -250,14 +210,16 @@ type Pacer interface {
 	RateLimited(chatKey string, retryAfter time.Duration)
 }
 
-// send makes one call through the pacer, in order with the other calls to
-// its chat; with files, as multipart/form-data.
-func (e *Executor) send(ctx context.Context, method, chatKey string, params map[string]json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
-	unlock, err := e.lock(chatKey)
-	if err != nil {
-		return nil, err
+// send makes one call when its turn in its chat comes (sl: its place; nil
+// for a call without a chat), then through the pacer; with files, as
+// multipart/form-data.
+func (e *Executor) send(ctx context.Context, sl *slot, method, chatKey string, params map[string]json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
+	if sl != nil {
+		if err := e.order.wait(ctx, sl); err != nil {
+			return nil, err
+		}
+		defer e.order.done(sl)
 	}
-	defer unlock()
 	if e.pacer != nil {
 		if err := e.pacer.Wait(ctx, method, chatKey); err != nil {
 			return nil, err
@@ -293,10 +255,11 @@ func encodeParams(params map[string]json.RawMessage) json.RawMessage {
 	return append(b, '}')
 }
 
-// call makes one call. A group upgraded to a supergroup answers 400 with
-// migrate_to_chat_id: the call is made again once, on the new chat.
-func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
-	res, err := e.send(ctx, c.method, c.chatKey, c.params, c.files)
+// call makes one call, in its place sl. A group upgraded to a supergroup
+// answers 400 with migrate_to_chat_id: the call is made again once, on the
+// new chat, in the same place of that chat's order.
+func (e *Executor) call(ctx context.Context, c call, sl *slot) (json.RawMessage, error) {
+	res, err := e.send(ctx, sl, c.method, c.chatKey, c.params, c.files)
 	var te *telegram.Error
 	if err == nil || !errors.As(err, &te) || te.MigrateToChatID == 0 || c.chatKey == "" {
 		return res, err
@@ -310,7 +273,9 @@ func (e *Executor) call(ctx context.Context, c call) (json.RawMessage, error) {
 		params[k] = v
 	}
 	params["chat_id"] = json.RawMessage(to)
-	return e.send(ctx, c.method, to, params, c.files)
+	moved := e.order.rejoin(sl, to)
+	defer e.order.done(moved)
+	return e.send(ctx, moved, c.method, to, params, c.files)
 }
 
 // Validate checks every event first, so that a bad event in an array sends
@@ -328,24 +293,43 @@ func (e *Executor) validate(s *Scope, events []json.RawMessage) ([]call, error) 
 }
 
 // Execute validates events for scope s (nil for the send_token) and calls
-// them in order, stopping at the first failure. It returns the Telegram
-// result of each call made; on failure the error is an *InvalidEventError
-// (nothing was called) or a *CallError.
+// them in order, stopping at the first failure; the events arrive now (see
+// Arrival). It returns the Telegram result of each call made; on failure the
+// error is an *InvalidEventError (nothing was called) or a *CallError.
 func (e *Executor) Execute(ctx context.Context, s *Scope, events []json.RawMessage) ([]json.RawMessage, error) {
 	results, _, err := e.execute(ctx, s, events)
 	return results, err
 }
 
-// execute is Execute that also reports the calls it made.
+// execute is Execute that also reports the calls it made: a reply body's
+// calls, which arrive when they are queued here.
 func (e *Executor) execute(ctx context.Context, s *Scope, events []json.RawMessage) ([]json.RawMessage, []TraceCall, error) {
+	return e.executeArrived(ctx, nil, s, events)
+}
+
+// executeArrived is execute for the request that arrived as arr (nil:
+// arriving now). The calls take their places in their chats' order before
+// the first is made; arr is given up when the events are refused.
+func (e *Executor) executeArrived(ctx context.Context, arr *Arrival, s *Scope, events []json.RawMessage) ([]json.RawMessage, []TraceCall, error) {
 	calls, err := e.validate(s, events)
 	if err != nil {
+		arr.Done()
 		return nil, nil, err
 	}
+	keys := make([]string, len(calls))
+	for i, c := range calls {
+		keys[i] = c.chatKey
+	}
+	slots := e.order.place(arr, keys)
+	defer e.order.release(slots)
 	results := make([]json.RawMessage, 0, len(calls))
 	traces := make([]TraceCall, 0, len(calls))
 	for i, c := range calls {
-		res, err := e.call(ctx, c)
+		var sl *slot
+		if slots != nil {
+			sl = slots[i]
+		}
+		res, err := e.call(ctx, c, sl)
 		traces = append(traces, TraceCall{Method: c.method, Err: err})
 		if err != nil {
 			return results, traces, &CallError{Index: i, Method: c.method, Err: err}

@@ -68,7 +68,11 @@ func (h *sendHandler) serveUpload(w http.ResponseWriter, r *http.Request, p adap
 		}
 		return
 	}
-	res, err := h.opt.Sender.SendFiles(r.Context(), p, event, files)
+	// An upload arrives once its body is in: a body that may take minutes
+	// (upload_min_rate) must not hold back the calls of every later request.
+	arr := h.opt.Sender.Arrive()
+	defer arr.Done()
+	res, err := h.opt.Sender.SendFiles(r.Context(), p, arr, event, files)
 	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.fail(w, err)

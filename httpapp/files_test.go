@@ -28,7 +28,7 @@ type fileSender struct {
 	OpenFileF  func(fileID string) (telegram.File, *telegram.Download, error)
 }
 
-func (s fileSender) SendFiles(_ context.Context, _ adapter.Principal, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
+func (s fileSender) SendFiles(_ context.Context, _ adapter.Principal, _ *adapter.Arrival, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
 	return s.SendFilesF(event, files)
 }
 

@@ -43,12 +43,14 @@ type fuzzSender struct {
 
 func (s *fuzzSender) Authorize(token string) (adapter.Principal, error) { return s.AuthorizeF(token) }
 
-func (s *fuzzSender) Send(ctx context.Context, _ adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error) {
+func (s *fuzzSender) Arrive() *adapter.Arrival { return nil }
+
+func (s *fuzzSender) Send(ctx context.Context, _ adapter.Principal, _ *adapter.Arrival, events []json.RawMessage) ([]json.RawMessage, error) {
 	return s.SendF(ctx, events)
 }
 
 // SendFiles fails: the fuzzed bodies are JSON, never uploads.
-func (s *fuzzSender) SendFiles(context.Context, adapter.Principal, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
+func (s *fuzzSender) SendFiles(context.Context, adapter.Principal, *adapter.Arrival, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
 	return nil, errors.New("fuzzSender takes no uploads")
 }
 

@@ -23,11 +23,17 @@ import (
 type Sender interface {
 	// Authorize resolves a bearer token (a scope token or the send_token).
 	Authorize(token string) (adapter.Principal, error)
-	// Send carries out the events of a JSON /send body.
-	Send(ctx context.Context, p adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error)
+	// Arrive takes the request's place in arrival order. The handler takes
+	// it as soon as the token is accepted, before the body is read: the
+	// calls to one chat are made in that order (docs/protocol.md, "How
+	// calls are made"). It may return nil (no order kept).
+	Arrive() *adapter.Arrival
+	// Send carries out the events of a JSON /send body, the request that
+	// arrived as arr.
+	Send(ctx context.Context, p adapter.Principal, arr *adapter.Arrival, events []json.RawMessage) ([]json.RawMessage, error)
 	// SendFiles carries out a multipart/form-data /send: one event with
-	// files.
-	SendFiles(ctx context.Context, p adapter.Principal, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
+	// files, the request that arrived as arr.
+	SendFiles(ctx context.Context, p adapter.Principal, arr *adapter.Arrival, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error)
 }
 
 var _ Sender = (*adapter.Adapter)(nil)
@@ -194,12 +200,17 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case adapter.IsJSONContentType(r.Header.Get("Content-Type")):
 	case mt == "multipart/form-data":
+		// An upload takes its place once its body is in (see serveUpload).
 		h.serveUpload(w, r, p)
 		return
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json, or multipart/form-data with files", r.Header.Get("Content-Type"))})
 		return
 	}
+	// The request arrives now: its calls go after those of the requests
+	// that arrived before, even when their bodies are still on the way.
+	arr := h.opt.Sender.Arrive()
+	defer arr.Done()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.BodyLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -223,7 +234,7 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Description: fmt.Sprintf("%d events in one request, more than the limit of %d (send_max_events): nothing was sent; split the array", len(events), h.opt.MaxEvents)})
 		return
 	}
-	results, err := h.opt.Sender.Send(r.Context(), p, events)
+	results, err := h.opt.Sender.Send(r.Context(), p, arr, events)
 	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
 		h.failWith(w, err, results)

@@ -31,12 +31,14 @@ func (s stubSender) Authorize(token string) (adapter.Principal, error) {
 	return adapter.Principal{}, nil
 }
 
-func (s stubSender) Send(_ context.Context, _ adapter.Principal, events []json.RawMessage) ([]json.RawMessage, error) {
+func (s stubSender) Arrive() *adapter.Arrival { return nil }
+
+func (s stubSender) Send(_ context.Context, _ adapter.Principal, _ *adapter.Arrival, events []json.RawMessage) ([]json.RawMessage, error) {
 	return s.SendF(events)
 }
 
 // SendFiles fails: uploads go to a fileSender.
-func (s stubSender) SendFiles(context.Context, adapter.Principal, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
+func (s stubSender) SendFiles(context.Context, adapter.Principal, *adapter.Arrival, json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
 	return nil, errors.New("stubSender takes no uploads")
 }
 
