@@ -37,15 +37,16 @@
 // gives no numbers for them; their own 429s are honoured by the Bot API
 // client, and they count towards the global-pause rule below.
 //
-// # Order and queues
+// # Order
 //
-// Paced calls of one chat (one chatKey) leave Wait in the order they
-// entered it: they queue per chat, and only the head of a chat's queue
-// waits for tokens. Chats whose head is ready wait for the global bucket in
-// one queue, in the order they became ready, so a busy chat cannot starve
-// the others. A chat's queue holds at most Config.QueueLimit calls; one more
-// fails at once with ErrQueueFull. A paced call without a chat (chatKey "")
-// is held by the global bucket only.
+// A Pacer decides when a call may go, never in which order: the caller
+// brings the calls of one chat one at a time, in their order (asgigram's
+// adapter keeps one FIFO per chat for every call, paced or not: see
+// adapter/order.go). Calls of one chat that wait at the same time all keep the
+// limits, but leave in no promised order. Calls whose chat has its tokens
+// wait for the global bucket in one queue, in the order they became ready,
+// so a busy chat cannot starve the others. A paced call without a chat
+// (chatKey "") is held by the global bucket only.
 //
 // # 429 answers
 //
@@ -114,9 +115,6 @@ type Config struct {
 	GroupRate Rate
 	// GlobalRate limits all message sends together (default 30 per second).
 	GlobalRate Rate
-	// QueueLimit is the most calls waiting per chat (default 100); one more
-	// fails at once with ErrQueueFull.
-	QueueLimit int
 }
 
 // DefaultConfig returns Telegram's limits from the bot FAQ.
@@ -126,7 +124,6 @@ func DefaultConfig() Config {
 		ChatBurst:  3,
 		GroupRate:  Rate{20, time.Minute},
 		GlobalRate: Rate{30, time.Second},
-		QueueLimit: 100,
 	}
 }
 
@@ -145,20 +142,12 @@ func (c Config) withDefaults() Config {
 	if !c.GlobalRate.valid() {
 		c.GlobalRate = d.GlobalRate
 	}
-	if c.QueueLimit < 1 {
-		c.QueueLimit = d.QueueLimit
-	}
 	return c
 }
 
-var (
-	// ErrQueueFull is returned by Wait when the chat already has
-	// Config.QueueLimit calls waiting.
-	ErrQueueFull = errors.New("pacing: too many calls waiting for this chat")
-	// ErrDeadline is returned by Wait when its context ended before the
-	// call could be placed. The error also wraps the context's error.
-	ErrDeadline = errors.New("pacing: the call could not be placed before its deadline")
-)
+// ErrDeadline is returned by Wait when its context ended before the call
+// could be placed. The error also wraps the context's error.
+var ErrDeadline = errors.New("pacing: the call could not be placed before its deadline")
 
 // Off is the disabled pacer: a nil *Pacer lets every call through.
 var Off *Pacer
@@ -184,7 +173,7 @@ type Pacer struct {
 	mu          sync.Mutex
 	chats       map[string]*chat
 	global      *rate.Limiter
-	globalQ     queue     // chat heads (and chatless paced calls) ready but for the global bucket
+	globalQ     queue     // paced calls ready but for the global bucket
 	pauseQ      queue     // non-paced calls waiting out a global pause
 	pausedUntil time.Time // global pause
 	hits        []hit     // recent 429s, for the global-pause rule
@@ -195,7 +184,7 @@ type Pacer struct {
 type chat struct {
 	lim         *rate.Limiter
 	group       *rate.Limiter // nil unless a group, supergroup or channel
-	q           queue         // paced calls waiting, head first
+	waiting     int           // paced calls in Wait for this chat
 	pausedUntil time.Time
 	lastUsed    time.Time
 }
@@ -246,10 +235,9 @@ func IsGroup(chatKey string) bool {
 
 // Wait blocks until a call of method to chatKey ("" for none) may be made,
 // and takes its tokens. Calls that are not message sends (see Paced) return
-// at once, unless a global pause runs. It returns ErrQueueFull when the
-// chat's queue is full, or an error wrapping both ErrDeadline and
-// ctx.Err() when ctx ends first (or had ended already); then nothing was
-// taken. A nil Pacer returns nil at once.
+// at once, unless a global pause runs. It returns an error wrapping both
+// ErrDeadline and ctx.Err() when ctx ends first (or had ended already);
+// then nothing was taken. A nil Pacer returns nil at once.
 func (p *Pacer) Wait(ctx context.Context, method, chatKey string) error {
 	if p == nil {
 		return nil
@@ -268,24 +256,15 @@ func (p *Pacer) Wait(ctx context.Context, method, chatKey string) error {
 	now := time.Now()
 	p.sweep(now)
 	c := p.chat(chatKey, now)
-	if c.q.len() >= p.cfg.QueueLimit {
-		p.mu.Unlock()
-		return ErrQueueFull
-	}
-	t := c.q.push()
+	c.waiting++ // keeps the chat's state from the sweep
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		c.q.remove(t)
+		c.waiting--
 		c.lastUsed = time.Now()
 		p.mu.Unlock()
 	}()
 
-	if err := t.await(ctx); err != nil {
-		return err
-	}
-	// Head of the chat's queue from here on: only this call takes the
-	// chat's tokens, so once they are there they stay.
 	for {
 		p.mu.Lock()
 		now := time.Now()
@@ -298,16 +277,17 @@ func (p *Pacer) Wait(ctx context.Context, method, chatKey string) error {
 			continue
 		}
 		err := p.waitGlobal(ctx, c)
-		if errors.Is(err, errChatPaused) {
+		if errors.Is(err, errChatNotReady) {
 			continue
 		}
 		return err
 	}
 }
 
-// errChatPaused sends a chat's head back to waiting for its chat: a 429
-// paused the chat while it waited for the global bucket.
-var errChatPaused = errors.New("pacing: chat paused")
+// errChatNotReady sends a call back to waiting for its chat: a 429 paused
+// the chat while it waited for the global bucket, or another call of the
+// chat took the token.
+var errChatNotReady = errors.New("pacing: chat not ready")
 
 // waitGlobal queues for the global bucket and takes its token, together
 // with the tokens of c (nil for a call without a chat), which are there.
@@ -323,27 +303,22 @@ func (p *Pacer) waitGlobal(ctx context.Context, c *chat) error {
 	for {
 		p.mu.Lock()
 		now := time.Now()
-		if c != nil && c.pausedUntil.After(now) {
+		if c != nil && (c.pausedUntil.After(now) || tokenDelay(c.lim, now) > 0 || tokenDelay(c.group, now) > 0) {
+			// Not this call's turn at the global bucket: let the next one
+			// have it while this one waits for its chat again.
 			p.mu.Unlock()
-			return errChatPaused
+			return errChatNotReady
 		}
 		d := max(p.pausedUntil.Sub(now), tokenDelay(p.global, now))
 		if d <= 0 {
-			var cl, cg *rate.Limiter
+			// Every bucket has a token at now: take them all.
 			if c != nil {
-				cl, cg = c.lim, c.group
+				allow(c.lim, now)
+				allow(c.group, now)
 			}
-			if tokenDelay(cl, now) <= 0 && tokenDelay(cg, now) <= 0 {
-				// Every bucket has a token at now: take them all.
-				allow(cl, now)
-				allow(cg, now)
-				allow(p.global, now)
-				p.mu.Unlock()
-				return nil
-			}
-			// Cannot happen (only the chat's head takes its tokens), but
-			// never take a token that is not there.
-			d = time.Millisecond
+			allow(p.global, now)
+			p.mu.Unlock()
+			return nil
 		}
 		p.mu.Unlock()
 		if err := sleep(ctx, d); err != nil {
@@ -435,9 +410,9 @@ func (p *Pacer) PausedUntil() time.Time {
 
 // RetryAfter estimates how long a new call of method to chatKey would wait
 // now, rounded up to whole seconds and at least 1s: a Retry-After for a
-// caller refused with ErrQueueFull or ErrDeadline. It counts the pauses and,
-// for a message send, the calls queued for the chat at the chat's (and
-// group's) rate. A nil Pacer returns 1s.
+// caller refused with ErrDeadline. It counts the pauses and, for a message
+// send, the calls waiting for the chat at the chat's (and group's) rate. A
+// nil Pacer returns 1s.
 func (p *Pacer) RetryAfter(method, chatKey string) time.Duration {
 	if p == nil {
 		return time.Second
@@ -448,7 +423,7 @@ func (p *Pacer) RetryAfter(method, chatKey string) time.Duration {
 	d := p.pausedUntil.Sub(now)
 	if c := p.chats[chatKey]; c != nil && chatKey != "" && Paced(method) {
 		d = max(d, c.pausedUntil.Sub(now))
-		n := float64(c.q.len() + 1)
+		n := float64(c.waiting + 1)
 		for _, l := range []*rate.Limiter{c.lim, c.group} {
 			if l != nil {
 				if short := n - l.TokensAt(now); short > 0 {
@@ -482,7 +457,7 @@ func (p *Pacer) sweep(now time.Time) {
 	}
 	p.lastSweep = now
 	for key, c := range p.chats {
-		if c.q.len() == 0 && now.Sub(c.lastUsed) >= p.idle && !c.pausedUntil.After(now) &&
+		if c.waiting == 0 && now.Sub(c.lastUsed) >= p.idle && !c.pausedUntil.After(now) &&
 			full(c.lim, now) && full(c.group, now) {
 			delete(p.chats, key)
 		}

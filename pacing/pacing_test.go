@@ -24,7 +24,6 @@ func fast() Config {
 		ChatBurst:  3,
 		GroupRate:  Rate{10000, time.Second},
 		GlobalRate: Rate{10000, time.Second},
-		QueueLimit: 1000,
 	}
 }
 
@@ -109,7 +108,6 @@ func TestDefaults(t *testing.T) {
 		ChatBurst:  3,
 		GroupRate:  Rate{20, time.Minute},
 		GlobalRate: Rate{30, time.Second},
-		QueueLimit: 100,
 	}
 	if DefaultConfig() != want {
 		t.Errorf("DefaultConfig() = %+v, want %+v", DefaultConfig(), want)
@@ -117,7 +115,7 @@ func TestDefaults(t *testing.T) {
 	if got := New(Config{}).Config(); got != want {
 		t.Errorf("New(Config{}).Config() = %+v, want the defaults", got)
 	}
-	bad := Config{ChatRate: Rate{-1, time.Second}, GroupRate: Rate{1, 0}, ChatBurst: -2, QueueLimit: -1}
+	bad := Config{ChatRate: Rate{-1, time.Second}, GroupRate: Rate{1, 0}, ChatBurst: -2}
 	if got := New(bad).Config(); got != want {
 		t.Errorf("invalid fields: Config() = %+v, want the defaults", got)
 	}
@@ -262,47 +260,35 @@ func TestChatlessPacedCall(t *testing.T) {
 	}
 }
 
-// TestFIFOPerChat starts Wait calls for one chat one after the other, each
-// once the previous one is queued, and checks the order they return in.
-func TestFIFOPerChat(t *testing.T) {
+// TestConcurrentWaitsForOneChat: the pacer does not order a chat's calls
+// (its caller does), but calls of one chat that wait at the same time all
+// pass, and together keep the chat's rate.
+func TestConcurrentWaitsForOneChat(t *testing.T) {
 	cfg := fast()
 	cfg.ChatRate = Rate{200, time.Second} // 5 ms apart
 	cfg.ChatBurst = 1
 	p := New(cfg)
 
 	const n = 20
-	var mu sync.Mutex
-	var order []int
+	var rec recorder
 	var wg sync.WaitGroup
-	mustWait(t, p, "sendMessage", "9") // empty the bucket: everyone queues
-	for i := range n {
+	mustWait(t, p, "sendMessage", "9") // empty the bucket: everyone waits
+	for range n {
 		wg.Go(func() {
 			mustWait(t, p, "sendMessage", "9")
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
+			rec.add("9")
 		})
-		// Wait until call i is queued before starting call i+1.
-		waitFor(t, func() bool {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			c := p.chats["9"]
-			mu.Lock()
-			defer mu.Unlock()
-			return c != nil && c.q.len()+len(order) >= i+1
-		})
-	}
-	// Meanwhile another chat is not held by chat 9's queue.
-	start := time.Now()
-	mustWait(t, p, "sendMessage", "10")
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("another chat waited %s behind chat 9", d)
 	}
 	wg.Wait()
-	for i, got := range order {
-		if got != i {
-			t.Fatalf("calls left Wait in order %v, want 0..%d", order, n-1)
-		}
+	times := rec.sorted()
+	if len(times) != n {
+		t.Fatalf("%d calls passed, want %d", len(times), n)
+	}
+	checkBucket(t, "chat 9", times, 200, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w := p.chats["9"].waiting; w != 0 || p.globalQ.len() != 0 {
+		t.Errorf("left: %d waiting for chat 9, %d in the global queue", w, p.globalQ.len())
 	}
 }
 
@@ -334,7 +320,7 @@ func TestNonPacedNotHeld(t *testing.T) {
 	waitFor(t, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.chats["5"].q.len() == 5
+		return p.chats["5"].waiting == 5
 	})
 
 	start := time.Now()
@@ -477,47 +463,6 @@ func TestGlobalPause(t *testing.T) {
 	})
 }
 
-func TestQueueFull(t *testing.T) {
-	cfg := fast()
-	cfg.ChatRate = Rate{1, time.Hour}
-	cfg.ChatBurst = 1
-	cfg.QueueLimit = 3
-	p := New(cfg)
-	mustWait(t, p, "sendMessage", "1") // leaves Wait: not counted
-
-	ctx, cancel := context.WithCancel(context.Background())
-	errs := make(chan error, 3)
-	for range 3 {
-		go func() { errs <- p.Wait(ctx, "sendMessage", "1") }()
-	}
-	waitFor(t, func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.chats["1"].q.len() == 3
-	})
-	start := time.Now()
-	if err := p.Wait(context.Background(), "sendMessage", "1"); !errors.Is(err, ErrQueueFull) {
-		t.Errorf("4th waiter = %v, want ErrQueueFull", err)
-	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("ErrQueueFull came after %s, want it at once", d)
-	}
-	mustWait(t, p, "sendMessage", "2")         // another chat has its own queue
-	mustWait(t, p, "answerCallbackQuery", "1") // not queued at all
-
-	cancel()
-	for range 3 {
-		if err := <-errs; !errors.Is(err, ErrDeadline) || !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled waiter = %v, want ErrDeadline wrapping context.Canceled", err)
-		}
-	}
-	p.mu.Lock()
-	if n := p.chats["1"].q.len(); n != 0 {
-		t.Errorf("queue holds %d after the waiters gave up", n)
-	}
-	p.mu.Unlock()
-}
-
 func TestRetryAfter(t *testing.T) {
 	cfg := fast()
 	cfg.ChatRate = Rate{1, 20 * time.Second}
@@ -536,7 +481,7 @@ func TestRetryAfter(t *testing.T) {
 	waitFor(t, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.chats["1"].q.len() == 1
+		return p.chats["1"].waiting == 1
 	})
 	if d := p.RetryAfter("sendMessage", "1"); d != 40*time.Second {
 		t.Errorf("one queued: RetryAfter = %s, want 40s", d)
@@ -615,7 +560,7 @@ func TestDeadlineTakesNoToken(t *testing.T) {
 		}
 	})
 
-	t.Run("waiter behind the head gives up", func(t *testing.T) {
+	t.Run("a second waiter of the chat gives up", func(t *testing.T) {
 		cfg := fast()
 		cfg.ChatRate = Rate{10, time.Second} // 100 ms apart
 		cfg.ChatBurst = 1
@@ -626,7 +571,7 @@ func TestDeadlineTakesNoToken(t *testing.T) {
 		waitFor(t, func() bool {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			return p.chats["1"].q.len() == 1
+			return p.chats["1"].waiting == 1
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
@@ -677,7 +622,7 @@ func TestIdleChatsCollected(t *testing.T) {
 	waitFor(t, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.chats["busy"].q.len() == 1
+		return p.chats["busy"].waiting == 1
 	})
 	mustWait(t, p, "sendMessage", "drained")
 	p.mu.Lock()
@@ -741,7 +686,6 @@ func TestRace(t *testing.T) {
 	cfg.ChatRate = Rate{500, time.Second}
 	cfg.GroupRate = Rate{500, time.Second}
 	cfg.GlobalRate = Rate{5000, time.Second}
-	cfg.QueueLimit = 5
 	p := New(cfg)
 	var wg sync.WaitGroup
 	for g := range 40 {
@@ -754,7 +698,7 @@ func TestRace(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%4)*5*time.Millisecond+time.Millisecond)
 				err := p.Wait(ctx, []string{"sendMessage", "getMe", "copyMessage"}[i%3], key)
 				cancel()
-				if err != nil && !errors.Is(err, ErrDeadline) && !errors.Is(err, ErrQueueFull) {
+				if err != nil && !errors.Is(err, ErrDeadline) {
 					t.Errorf("Wait = %v", err)
 				}
 				if i%10 == 9 {
@@ -767,8 +711,8 @@ func TestRace(t *testing.T) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for k, c := range p.chats {
-		if c.q.len() != 0 {
-			t.Errorf("chat %s: %d left in the queue", k, c.q.len())
+		if c.waiting != 0 {
+			t.Errorf("chat %s: %d left waiting", k, c.waiting)
 		}
 	}
 	if p.globalQ.len() != 0 || p.pauseQ.len() != 0 {

@@ -208,7 +208,6 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 			ChatBurst:  cfg.PacingChatBurst,
 			GroupRate:  pacing.Rate(cfg.PacingGroupRate),
 			GlobalRate: pacing.Rate(cfg.PacingGlobalRate),
-			QueueLimit: cfg.PacingQueue,
 		})
 	}
 	onDelivery := mx.Delivered
