@@ -23,10 +23,10 @@
 //
 // The files follow the steps: config.go holds the Config type, its defaults
 // and its redacted forms; settings.go the settings table (every key, its
-// commands, scope, flag, environment variable and help); rate.go the Rate
-// type; load.go reading flags, environment and file, per command; bots.go
-// the bots: list; decode.go turning their strings into typed values;
-// usage.go the help texts; validate.go the checks.
+// commands, scope, flag, environment variable and help); load.go reading
+// flags, environment and file, per command; bots.go the bots: list;
+// decode.go turning their strings into typed values; usage.go the help
+// texts; validate.go the checks. The Rate type is pacing.Rate.
 package config
 
 import (
@@ -41,6 +41,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/asgigram/asgigram/internal/redact"
+	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -154,15 +155,15 @@ type Config struct {
 	// a local Bot API server or benchmarks.
 	Pacing bool
 	// PacingChatRate limits message sends per chat.
-	PacingChatRate Rate
+	PacingChatRate pacing.Rate
 	// PacingChatBurst is how many sends a chat may make at once before
 	// PacingChatRate applies.
 	PacingChatBurst int
 	// PacingGroupRate limits message sends per group, supergroup or
 	// channel, on top of PacingChatRate.
-	PacingGroupRate Rate
+	PacingGroupRate pacing.Rate
 	// PacingGlobalRate limits all message sends together.
-	PacingGlobalRate Rate
+	PacingGlobalRate pacing.Rate
 	// PacingQueue bounds the calls waiting per chat.
 	PacingQueue int
 	// ShutdownGrace is the time given to work in flight on shutdown.
@@ -239,10 +240,10 @@ func Default() Config {
 		UploadMinRate:    64 << 10,
 		IdleTimeout:      60 * time.Second,
 		Pacing:           true,
-		PacingChatRate:   Rate{1, time.Second},
+		PacingChatRate:   pacing.Rate{N: 1, Per: time.Second},
 		PacingChatBurst:  3,
-		PacingGroupRate:  Rate{20, time.Minute},
-		PacingGlobalRate: Rate{30, time.Second},
+		PacingGroupRate:  pacing.Rate{N: 20, Per: time.Minute},
+		PacingGlobalRate: pacing.Rate{N: 30, Per: time.Second},
 		PacingQueue:      100,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",

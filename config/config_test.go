@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asgigram/asgigram/config"
+	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -139,10 +140,10 @@ func TestDefault(t *testing.T) {
 		UploadMinRate:    65536,
 		IdleTimeout:      60 * time.Second,
 		Pacing:           true,
-		PacingChatRate:   config.Rate{N: 1, Per: time.Second},
+		PacingChatRate:   pacing.Rate{N: 1, Per: time.Second},
 		PacingChatBurst:  3,
-		PacingGroupRate:  config.Rate{N: 20, Per: time.Minute},
-		PacingGlobalRate: config.Rate{N: 30, Per: time.Second},
+		PacingGroupRate:  pacing.Rate{N: 20, Per: time.Minute},
+		PacingGlobalRate: pacing.Rate{N: 30, Per: time.Second},
 		PacingQueue:      100,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
@@ -1100,67 +1101,6 @@ func TestBoolSettings(t *testing.T) {
 	})
 }
 
-func TestParseRate(t *testing.T) {
-	good := map[string]config.Rate{
-		"1/s":        {N: 1, Per: time.Second},
-		"20/m":       {N: 20, Per: time.Minute},
-		"30/s":       {N: 30, Per: time.Second},
-		"100/h":      {N: 100, Per: time.Hour},
-		"20/1m":      {N: 20, Per: time.Minute},
-		"1/500ms":    {N: 1, Per: 500 * time.Millisecond},
-		"0.5/s":      {N: 0.5, Per: time.Second},
-		" 2 / h ":    {N: 2, Per: time.Hour},
-		"3/1h30m":    {N: 3, Per: 90 * time.Minute},
-		"1000/1s":    {N: 1000, Per: time.Second},
-		"1e3/s":      {N: 1000, Per: time.Second},
-		"5/2s":       {N: 5, Per: 2 * time.Second},
-		"25/1m0s":    {N: 25, Per: time.Minute},
-		"7/10m":      {N: 7, Per: 10 * time.Minute},
-		"1.25/250ms": {N: 1.25, Per: 250 * time.Millisecond},
-	}
-	for in, want := range good {
-		got, err := config.ParseRate(in)
-		if err != nil || got != want {
-			t.Errorf("ParseRate(%q) = %v, %v; want %v", in, got, err, want)
-			continue
-		}
-		// String gives back something ParseRate reads as the same rate.
-		if again, err := config.ParseRate(got.String()); err != nil || again != got {
-			t.Errorf("ParseRate(%q.String() = %q) = %v, %v", in, got.String(), again, err)
-		}
-	}
-	for r, want := range map[config.Rate]string{
-		{N: 1, Per: time.Second}: "1/s", {N: 20, Per: time.Minute}: "20/m", {N: 2, Per: time.Hour}: "2/h",
-		{N: 20, Per: 2 * time.Minute}: "20/2m", {N: 0.5, Per: 1500 * time.Millisecond}: "0.5/1.5s",
-	} {
-		if r.String() != want {
-			t.Errorf("%#v.String() = %q, want %q", r, r.String(), want)
-		}
-	}
-
-	bad := map[string]string{
-		"1":       "use N/s, N/m, N/h or N/<duration>",
-		"1/x":     "use N/s",
-		"1/":      "use N/s",
-		"/s":      "use N/s",
-		"a/s":     "use N/s",
-		"1/60":    "the period needs a unit, e.g. 1/60s",
-		"0/s":     "more than 0",
-		"-1/s":    "more than 0",
-		"1/0s":    "more than 0s",
-		"1/-1s":   "more than 0s",
-		"inf/s":   "use N/s",
-		"NaN/s":   "use N/s",
-		"1/s/s":   "use N/s",
-		"1 per s": "use N/s",
-	}
-	for in, want := range bad {
-		if _, err := config.ParseRate(in); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseRate(%q) = %v, want an error containing %q", in, err, want)
-		}
-	}
-}
-
 func TestPacingSettings(t *testing.T) {
 	t.Run("each layer", func(t *testing.T) {
 		file := writeFile(t, "c.yaml", "pacing_chat_rate: 2/s\npacing_group_rate: 10/1m\npacing_chat_burst: 5\npacing_queue: 7\n")
@@ -1169,8 +1109,8 @@ func TestPacingSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.PacingChatRate != (config.Rate{N: 2, Per: time.Second}) || c.PacingGroupRate != (config.Rate{N: 15, Per: time.Minute}) ||
-			c.PacingGlobalRate != (config.Rate{N: 1000, Per: time.Second}) || c.PacingChatBurst != 5 || c.PacingQueue != 8 {
+		if c.PacingChatRate != (pacing.Rate{N: 2, Per: time.Second}) || c.PacingGroupRate != (pacing.Rate{N: 15, Per: time.Minute}) ||
+			c.PacingGlobalRate != (pacing.Rate{N: 1000, Per: time.Second}) || c.PacingChatBurst != 5 || c.PacingQueue != 8 {
 			t.Errorf("got %v", c)
 		}
 		m := c.Redacted()
@@ -1188,7 +1128,7 @@ func TestPacingSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(name, err)
 			}
-			if c.PacingChatRate != (config.Rate{N: 3, Per: time.Second}) || c.PacingQueue != 9 {
+			if c.PacingChatRate != (pacing.Rate{N: 3, Per: time.Second}) || c.PacingQueue != 9 {
 				t.Errorf("%s: got %v and %d", name, c.PacingChatRate, c.PacingQueue)
 			}
 		}
@@ -1212,7 +1152,7 @@ func TestPacingSettings(t *testing.T) {
 			field string
 			set   func(c *config.Config)
 		}{
-			{"pacing_chat_rate", func(c *config.Config) { c.PacingChatRate = config.Rate{} }},
+			{"pacing_chat_rate", func(c *config.Config) { c.PacingChatRate = pacing.Rate{} }},
 			{"pacing_group_rate", func(c *config.Config) { c.PacingGroupRate.Per = 0 }},
 			{"pacing_global_rate", func(c *config.Config) { c.PacingGlobalRate.N = -1 }},
 		} {

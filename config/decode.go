@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/asgigram/asgigram/pacing"
 )
 
 // decodeKey decodes the value viper holds for s into its field of c. It
@@ -53,7 +55,7 @@ func cleanDecodeError(err error) error {
 
 var (
 	durationType = reflect.TypeFor[time.Duration]()
-	rateType     = reflect.TypeFor[Rate]()
+	rateType     = reflect.TypeFor[pacing.Rate]()
 	byteSizeType = reflect.TypeFor[byteSize]()
 	stringsType  = reflect.TypeFor[[]string]()
 )
@@ -69,14 +71,14 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 		n, err := parseSize(data)
 		return byteSize(n), err
 	case to == rateType:
-		if r, ok := data.(Rate); ok {
+		if r, ok := data.(pacing.Rate); ok {
 			return r, nil
 		}
 		s, ok := data.(string)
 		if !ok {
 			return nil, fmt.Errorf("expected a rate such as 1/s or 20/m, got a %s", kindName(from))
 		}
-		return ParseRate(s)
+		return pacing.ParseRate(s)
 	case to.Kind() == reflect.Bool:
 		return parseBool(from, data)
 	case to == stringsType:

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/asgigram/asgigram/pacing"
 )
 
 // Usage returns the help text: the command line and every flag with its
@@ -144,7 +146,7 @@ func display(c *Config, s setting) any {
 		return int64(*p)
 	case *bool:
 		return *p
-	case *Rate:
+	case *pacing.Rate:
 		return p.String()
 	case *[]string:
 		return slices.Clone(*p)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/asgigram/asgigram/internal/redact"
+	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/telegram"
 )
 
@@ -106,9 +107,9 @@ func (c *Config) Validate() error {
 	}
 	for _, r := range []struct {
 		key  string
-		rate Rate
+		rate pacing.Rate
 	}{{"pacing_chat_rate", c.PacingChatRate}, {"pacing_group_rate", c.PacingGroupRate}, {"pacing_global_rate", c.PacingGlobalRate}} {
-		if err := r.rate.check(); err != nil {
+		if err := r.rate.Check(); err != nil {
 			return &FieldError{Field: r.key, Err: err}
 		}
 	}

@@ -74,7 +74,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,23 +82,6 @@ import (
 
 	"github.com/asgigram/asgigram/telegram"
 )
-
-// Rate is N events per Per: Rate{1, time.Second}, Rate{20, time.Minute}.
-type Rate struct {
-	N   float64
-	Per time.Duration
-}
-
-// valid reports whether r is a usable rate (both parts positive).
-func (r Rate) valid() bool { return r.N > 0 && r.Per > 0 }
-
-// PerSecond returns the rate in events per second.
-func (r Rate) PerSecond() float64 { return r.N / r.Per.Seconds() }
-
-// String writes the rate as "N/<duration>", e.g. "20/1m0s".
-func (r Rate) String() string {
-	return strconv.FormatFloat(r.N, 'f', -1, 64) + "/" + r.Per.String()
-}
 
 // Config sets a Pacer's limits. A zero or invalid field takes its default
 // (see DefaultConfig).

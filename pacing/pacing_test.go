@@ -119,9 +119,6 @@ func TestDefaults(t *testing.T) {
 	if got := New(bad).Config(); got != want {
 		t.Errorf("invalid fields: Config() = %+v, want the defaults", got)
 	}
-	if s := (Rate{20, time.Minute}).String(); s != "20/1m0s" {
-		t.Errorf("Rate.String() = %q", s)
-	}
 }
 
 func TestOff(t *testing.T) {

@@ -204,10 +204,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	var pacer adapter.Pacer
 	if cfg.Pacing {
 		pacer = pacing.New(pacing.Config{
-			ChatRate:   pacing.Rate(cfg.PacingChatRate),
+			ChatRate:   cfg.PacingChatRate,
 			ChatBurst:  cfg.PacingChatBurst,
-			GroupRate:  pacing.Rate(cfg.PacingGroupRate),
-			GlobalRate: pacing.Rate(cfg.PacingGlobalRate),
+			GroupRate:  cfg.PacingGroupRate,
+			GlobalRate: cfg.PacingGlobalRate,
 		})
 	}
 	onDelivery := mx.Delivered

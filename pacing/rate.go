@@ -1,4 +1,4 @@
-package config
+package pacing
 
 import (
 	"fmt"
@@ -8,12 +8,17 @@ import (
 	"time"
 )
 
-// Rate is N events per Per. It is written "N/s", "N/m", "N/h" or
-// "N/<duration>" ("20/m" is Rate{20, time.Minute}, as is "20/1m").
+// Rate is N events per Per: Rate{1, time.Second}, Rate{20, time.Minute}.
+// It is written "N/s", "N/m", "N/h" or "N/<duration>" ("20/m" is
+// Rate{20, time.Minute}, as is "20/1m"): the form of the pacing_*_rate
+// settings.
 type Rate struct {
 	N   float64
 	Per time.Duration
 }
+
+// PerSecond returns the rate in events per second.
+func (r Rate) PerSecond() float64 { return r.N / r.Per.Seconds() }
 
 // String writes r as ParseRate reads it: "1/s", "20/m", "5/1m30s".
 func (r Rate) String() string {
@@ -26,7 +31,15 @@ func (r Rate) String() string {
 	case time.Hour:
 		return n + "/h"
 	}
-	return n + "/" + formatDuration(r.Per)
+	// Without zero trailing units: "2m", not "2m0s"; "1h", not "1h0m0s".
+	per := r.Per.String()
+	if strings.HasSuffix(per, "m0s") {
+		per = per[:len(per)-2]
+	}
+	if strings.HasSuffix(per, "h0m") {
+		per = per[:len(per)-2]
+	}
+	return n + "/" + per
 }
 
 // ParseRate reads "N/s", "N/m", "N/h" or "N/<duration>" ("20/1m",
@@ -58,14 +71,15 @@ func ParseRate(s string) (Rate, error) {
 		}
 	}
 	r := Rate{N: n, Per: d}
-	if err := r.check(); err != nil {
+	if err := r.Check(); err != nil {
 		return Rate{}, fmt.Errorf("invalid rate %q: %w", s, err)
 	}
 	return r, nil
 }
 
-// check reports a rate that is not positive.
-func (r Rate) check() error {
+// Check reports a rate that is not usable: N or Per not more than 0, or N
+// infinite.
+func (r Rate) Check() error {
 	if !(r.N > 0) || math.IsInf(r.N, 0) {
 		return fmt.Errorf("the number of calls must be more than 0, got %v", r.N)
 	}
@@ -74,3 +88,6 @@ func (r Rate) check() error {
 	}
 	return nil
 }
+
+// valid reports whether r is a usable rate.
+func (r Rate) valid() bool { return r.Check() == nil }
