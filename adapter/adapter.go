@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -97,6 +98,15 @@ func (e *DeliveryError) Error() string {
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Options configure an Adapter.
+//
+// The adapter holds no defaults of its own: the daemon's are in
+// config.Default, and cmd/asgigram passes every setting. A zero (or
+// negative) field means what the setting means in the configuration when
+// it may be 0 there (SpoolMemory 0: keep none, as spool_memory: 0;
+// PollTimeout 0: short polling; ShutdownGrace 0: stop at once); for a bound
+// the configuration requires, it means no bound (MaxScopes, SpoolMax,
+// DeadLetterMax, ChatQueue, SendTimeout, ScopeIdleTimeout), except for
+// MaxConcurrency, where it means 1.
 type Options struct {
 	Telegram Telegram
 	App      App
@@ -108,13 +118,15 @@ type Options struct {
 	PollTimeout time.Duration
 	// AllowedUpdates is sent with every getUpdates (nil: not sent).
 	AllowedUpdates []string
-	// MaxConcurrency bounds deliveries in flight across scopes.
+	// MaxConcurrency bounds deliveries in flight across scopes (0: 1).
 	MaxConcurrency int
-	// ScopeIdleTimeout drops a scope idle longer than this.
+	// ScopeIdleTimeout drops a scope idle longer than this (0: scopes are
+	// dropped only to stay within MaxScopes).
 	ScopeIdleTimeout time.Duration
-	// MaxScopes bounds the number of live scopes.
+	// MaxScopes bounds the number of live scopes (0: no bound).
 	MaxScopes int
-	// SendTimeout bounds one /send request's calls.
+	// SendTimeout bounds one /send request's calls (0: only the request's
+	// own context does).
 	SendTimeout time.Duration
 	// ShutdownGrace is how long deliveries in flight may finish after stop.
 	ShutdownGrace time.Duration
@@ -124,13 +136,15 @@ type Options struct {
 	// BotID is the bot the token names (0: not checked); getMe must agree,
 	// or Run fails with ErrOtherBot (the spool is this bot's).
 	BotID int64
-	// SpoolMax bounds the updates waiting in the spool: polling pauses at it.
+	// SpoolMax bounds the updates waiting in the spool: polling pauses at it
+	// (0: no bound).
 	SpoolMax int
 	// SpoolMemory bounds the bytes of waiting updates that are also kept in
-	// memory, so that they need not be read back from the spool (0: 16 MiB;
-	// negative: none).
+	// memory, so that they need not be read back from the spool (0: none,
+	// as spool_memory: 0).
 	SpoolMemory int
-	// DeadLetterMax bounds the dead letters kept in memory (without Spool).
+	// DeadLetterMax bounds the dead letters kept in memory, without Spool
+	// (0: no bound).
 	DeadLetterMax int
 	// Pacer paces outbound calls; nil sends them at once.
 	Pacer Pacer
@@ -264,26 +278,19 @@ func New(opt Options) *Adapter {
 	if opt.Redact == nil {
 		opt.Redact = redact.URLsIn
 	}
-	if opt.MaxConcurrency < 1 {
-		opt.MaxConcurrency = 64
+	// No defaults here (see Options): zero is the least, none, or no bound.
+	opt.MaxConcurrency = max(opt.MaxConcurrency, 1)
+	opt.SpoolMemory = max(opt.SpoolMemory, 0)
+	noBound := func(n *int) {
+		if *n <= 0 {
+			*n = math.MaxInt
+		}
 	}
-	if opt.MaxScopes < 1 {
-		opt.MaxScopes = 100000
-	}
+	noBound(&opt.MaxScopes)
+	noBound(&opt.SpoolMax)
+	noBound(&opt.DeadLetterMax)
 	if opt.ScopeIdleTimeout <= 0 {
-		opt.ScopeIdleTimeout = 15 * time.Minute
-	}
-	if opt.SendTimeout <= 0 {
-		opt.SendTimeout = 30 * time.Second
-	}
-	if opt.SpoolMax <= 0 {
-		opt.SpoolMax = 100000
-	}
-	if opt.DeadLetterMax <= 0 {
-		opt.DeadLetterMax = 10000
-	}
-	if opt.SpoolMemory == 0 {
-		opt.SpoolMemory = 16 << 20
+		opt.ScopeIdleTimeout = math.MaxInt64 // never idle
 	}
 	a := &Adapter{
 		opt:  opt,
@@ -679,7 +686,7 @@ func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []
 		arr.Done()
 		return nil, ErrShuttingDown
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
+	ctx, cancel := a.sendContext(ctx)
 	defer cancel()
 	start := time.Now()
 	results, calls, err := a.exec.executeArrived(ctx, arr, p.scope, events)
@@ -691,6 +698,14 @@ func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []
 		a.opt.OnSend(st)
 	}
 	return results, err
+}
+
+// sendContext bounds ctx by SendTimeout, when there is one.
+func (a *Adapter) sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.opt.SendTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, a.opt.SendTimeout)
 }
 
 // SendTrace describes one finished /send request.

@@ -98,7 +98,7 @@ type diskConfig struct {
 	// (Options.SpoolMax).
 	max int
 	// memory bounds the bytes of waiting updates also kept in memory
-	// (Options.SpoolMemory; negative: none).
+	// (Options.SpoolMemory; 0: none).
 	memory int
 	// keep keeps a dead letter (for a stored update that cannot be
 	// delivered), logging to log.

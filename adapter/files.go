@@ -123,7 +123,7 @@ func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, even
 		arr.Done()
 		return nil, ErrShuttingDown
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
+	ctx, cancel := a.sendContext(ctx)
 	defer cancel()
 	return a.exec.executeFilesArrived(ctx, arr, p.scope, event, files)
 }
@@ -139,7 +139,7 @@ func (a *Adapter) OpenFile(ctx context.Context, _ Principal, fileID string) (tel
 	if a.closed.Load() {
 		return telegram.File{}, nil, ErrShuttingDown
 	}
-	gctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
+	gctx, cancel := a.sendContext(ctx)
 	f, err := a.opt.Telegram.GetFile(gctx, fileID)
 	cancel()
 	if err != nil {

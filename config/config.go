@@ -215,7 +215,12 @@ const (
 // Default returns the default configuration. Token and AppURL, which have
 // no default, are empty; PublicURL is empty (derived from Listen by
 // Validate). DataDir depends on the environment (see DefaultDataDir).
+//
+// It is the one home of the daemon's defaults: adapter.New holds none of
+// its own (see adapter.Options). The pacing limits are Telegram's published
+// numbers and come from pacing.DefaultConfig.
 func Default() Config {
+	limits := pacing.DefaultConfig()
 	return Config{
 		APIURL:           defaultAPIURL,
 		Listen:           defaultListen,
@@ -240,10 +245,10 @@ func Default() Config {
 		UploadMinRate:    64 << 10,
 		IdleTimeout:      60 * time.Second,
 		Pacing:           true,
-		PacingChatRate:   pacing.Rate{N: 1, Per: time.Second},
-		PacingChatBurst:  3,
-		PacingGroupRate:  pacing.Rate{N: 20, Per: time.Minute},
-		PacingGlobalRate: pacing.Rate{N: 30, Per: time.Second},
+		PacingChatRate:   limits.ChatRate,
+		PacingChatBurst:  limits.ChatBurst,
+		PacingGroupRate:  limits.GroupRate,
+		PacingGlobalRate: limits.GlobalRate,
 		PacingQueue:      100,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",

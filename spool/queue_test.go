@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/config"
 	"github.com/asgigram/asgigram/spool"
 	"github.com/asgigram/asgigram/telegram"
 	"github.com/asgigram/asgigram/telegram/fakeapi"
@@ -61,6 +62,24 @@ func (a *recordingApp) Deliver(_ context.Context, req adapter.AppRequest) (adapt
 	return adapter.AppResponse{Status: 200}, nil
 }
 
+// defaults are the daemon's settings these tests run the adapter with:
+// adapter.New has none of its own.
+var defaults = func() struct{ MaxConcurrency, SpoolMemory int } {
+	c := config.Default()
+	return struct{ MaxConcurrency, SpoolMemory int }{c.MaxConcurrency, int(c.SpoolMemory)}
+}()
+
+// withDefaults fills in the settings of defaults that o leaves at zero.
+func withDefaults(o adapter.Options) adapter.Options {
+	if o.MaxConcurrency == 0 {
+		o.MaxConcurrency = defaults.MaxConcurrency
+	}
+	if o.SpoolMemory == 0 {
+		o.SpoolMemory = defaults.SpoolMemory
+	}
+	return o
+}
+
 // countingSpool counts the updates read back from disk.
 type countingSpool struct {
 	*spool.Spool
@@ -75,10 +94,10 @@ func (c *countingSpool) Get(seq uint64) (adapter.Update, error) {
 // TestQueueDeliversFromMemoryAndFromDisk runs the adapter on a real spool
 // with updates left from an earlier run and new ones fetched, with the
 // in-memory copy of waiting updates off, small (some updates are read back
-// from disk) and at its default: every update is delivered once, in order
-// per chat.
+// from disk) and at spool_memory's default: every update is delivered once,
+// in order per chat.
 func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
-	for _, memory := range []int{-1, 600, 0} {
+	for _, memory := range []int{0, 600, defaults.SpoolMemory} {
 		t.Run(fmt.Sprintf("SpoolMemory=%d", memory), func(t *testing.T) {
 			const token, chats, stored, fetched = "42:TEST", 5, 40, 60
 			sp := &countingSpool{Spool: open(t, t.TempDir())}
@@ -104,11 +123,12 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 
 			app := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: stored + fetched}
 			a := adapter.New(adapter.Options{
-				Telegram:    telegram.New(srv.URL, token, telegram.Options{}),
-				App:         app,
-				Spool:       sp,
-				SpoolMemory: memory,
-				PollTimeout: time.Second,
+				Telegram:       telegram.New(srv.URL, token, telegram.Options{}),
+				App:            app,
+				Spool:          sp,
+				SpoolMemory:    memory,
+				MaxConcurrency: defaults.MaxConcurrency,
+				PollTimeout:    time.Second,
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -137,9 +157,9 @@ func TestQueueDeliversFromMemoryAndFromDisk(t *testing.T) {
 			assert.Eventually(t, func() bool { return sp.Len() == 0 }, 5*time.Second, 10*time.Millisecond, "delivered updates are removed from the spool")
 			gets := int(sp.gets.Load())
 			switch {
-			case memory < 0:
-				assert.Equal(t, stored+fetched, gets, "no copies in memory: every update is read back")
 			case memory == 0:
+				assert.Equal(t, stored+fetched, gets, "no copies in memory: every update is read back")
+			case memory == defaults.SpoolMemory:
 				assert.Zero(t, gets, "the default budget holds them all")
 			default:
 				assert.True(t, gets > 0 && gets < stored+fetched, "%d of %d read back: the budget should hold a few", gets, stored+fetched)
@@ -167,12 +187,12 @@ func (h *hookedSpool) Append(ups []adapter.Update, next adapter.Position) ([]uin
 // app has seen its deliveries, or Run ends; it returns Run's error.
 func runQueue(t *testing.T, sp adapter.Spool, app *recordingApp, apiURL string) error {
 	t.Helper()
-	a := adapter.New(adapter.Options{
+	a := adapter.New(withDefaults(adapter.Options{
 		Telegram:    telegram.New(apiURL, testToken, telegram.Options{}),
 		App:         app,
 		Spool:       sp,
 		PollTimeout: time.Second,
-	})
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -292,13 +312,13 @@ func TestUnavailableSpoolPausesPolling(t *testing.T) {
 	sp.down.Store(true)
 	var logs syncBuffer
 	app := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n}
-	a := adapter.New(adapter.Options{
+	a := adapter.New(withDefaults(adapter.Options{
 		Telegram:    telegram.New(srv.URL, testToken, telegram.Options{}),
 		App:         app,
 		Spool:       sp,
 		PollTimeout: time.Second,
 		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
-	})
+	}))
 	stop := start(t, a)
 	defer stop()
 
@@ -368,13 +388,13 @@ func TestUnreadableUpdateBecomesADeadLetter(t *testing.T) {
 	defer srv.Close()
 	var kinds []string
 	var kmu sync.Mutex
-	a := adapter.New(adapter.Options{
+	a := adapter.New(withDefaults(adapter.Options{
 		Telegram:     telegram.New(srv.URL, testToken, telegram.Options{}),
 		App:          &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: 1},
 		Spool:        sp,
 		PollTimeout:  time.Second,
 		OnDeadLetter: func(kind string) { kmu.Lock(); kinds = append(kinds, kind); kmu.Unlock() },
-	})
+	}))
 	stop := start(t, a)
 	defer stop()
 	require.Eventually(t, func() bool { return sp.Len() == 0 }, 10*time.Second, 10*time.Millisecond, "the update left the queue")

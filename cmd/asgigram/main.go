@@ -312,11 +312,8 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	return g.Wait()
 }
 
-// spoolMemory turns spool_memory (0: none) into adapter.Options.SpoolMemory
-// (0: the default, negative: none).
+// spoolMemory turns spool_memory into adapter.Options.SpoolMemory (both 0:
+// none), capped to what an int holds on every platform.
 func spoolMemory(n int64) int {
-	if n <= 0 {
-		return -1
-	}
 	return int(min(n, int64(math.MaxInt32)))
 }
