@@ -15,8 +15,8 @@ import (
 //
 // Every request that makes calls arrives once, and its arrival number
 // (Arrival.Seq) orders it against the others: a /send request arrives when
-// its handler starts (Adapter.Arrive), before its body is read; a reply
-// body arrives when its calls are queued. Once a request's events are
+// its body has been read (Adapter.Arrive), so that a slow body holds back
+// no one; a reply body arrives when its calls are queued. Once a request's events are
 // checked, all its calls that have a chat take their places at once
 // (place), each in its chat's queue, by (arrival number, position in the
 // request). The head of a chat's queue gets its turn only when no request
@@ -37,7 +37,7 @@ import (
 var ErrChatQueueFull = errors.New("too many calls waiting for this chat (pacing_queue)")
 
 // Arrival is a request's place in arrival order, taken by Adapter.Arrive
-// when a /send request comes in. The request's calls to each chat go after
+// when a /send request's body is in. The request's calls to each chat go after
 // those of every request that arrived before it, and before those of every
 // request that arrived after it. Until the request's calls are placed (by
 // Send or SendFiles) or it gives up its place (Done), the calls of later

@@ -24,9 +24,9 @@ type Sender interface {
 	// Authorize resolves a bearer token (a scope token or the send_token).
 	Authorize(token string) (adapter.Principal, error)
 	// Arrive takes the request's place in arrival order. The handler takes
-	// it as soon as the token is accepted, before the body is read: the
-	// calls to one chat are made in that order (docs/protocol.md, "How
-	// calls are made"). It may return nil (no order kept).
+	// it once the body is in and its events are counted: the calls to one
+	// chat are made in that order (docs/protocol.md, "How calls are
+	// made"). It may return nil (no order kept).
 	Arrive() *adapter.Arrival
 	// Send carries out the events of a JSON /send body, the request that
 	// arrived as arr.
@@ -207,10 +207,6 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, apiError{Description: fmt.Sprintf("unsupported Content-Type %q: send application/json, or multipart/form-data with files", r.Header.Get("Content-Type"))})
 		return
 	}
-	// The request arrives now: its calls go after those of the requests
-	// that arrived before, even when their bodies are still on the way.
-	arr := h.opt.Sender.Arrive()
-	defer arr.Done()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.BodyLimit))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -234,6 +230,11 @@ func (h *sendHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, apiError{Description: fmt.Sprintf("%d events in one request, more than the limit of %d (send_max_events): nothing was sent; split the array", len(events), h.opt.MaxEvents)})
 		return
 	}
+	// The request arrives now, with its whole body: its calls go after
+	// those of the requests that arrived before. A slow or stalled body
+	// holds back no one.
+	arr := h.opt.Sender.Arrive()
+	defer arr.Done()
 	results, err := h.opt.Sender.Send(r.Context(), p, arr, events)
 	answerWithin(w, h.opt.BodyTimeout)
 	if err != nil {
