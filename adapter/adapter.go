@@ -17,13 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/backoff"
 	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/telegram"
 )
@@ -419,7 +419,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 }
 
 func (a *Adapter) getMe(ctx context.Context) (telegram.User, json.RawMessage, error) {
-	b := newBackoff(time.Second, 30*time.Second)
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	for {
 		me, raw, err := a.opt.Telegram.GetMe(ctx)
 		if err == nil {
@@ -431,7 +431,7 @@ func (a *Adapter) getMe(ctx context.Context) (telegram.User, json.RawMessage, er
 		if ctx.Err() != nil {
 			return me, nil, ctx.Err()
 		}
-		wait := b.next()
+		wait := b.Next()
 		a.log.Warn("getMe failed, trying again", logErr, err, "retry_in", wait.Round(time.Millisecond))
 		if !sleep(ctx, wait) {
 			return me, nil, ctx.Err()
@@ -444,7 +444,7 @@ func (a *Adapter) getMe(ctx context.Context) (telegram.User, json.RawMessage, er
 // grace from a failing spool. It reports whether delivered updates still
 // wait for confirmation.
 func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err error) {
-	b := newBackoff(time.Second, 30*time.Second)
+	b := backoff.Backoff{Min: time.Second, Max: 30 * time.Second}
 	conflict := false
 	resets := 0 // answers below the offset in a row (see idsWentDown)
 	for ctx.Err() == nil {
@@ -475,7 +475,7 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			} else {
 				a.log.Warn("getUpdates failed", logErr, err)
 			}
-			sleep(ctx, b.next())
+			sleep(ctx, b.Next())
 			continue
 		}
 		if conflict {
@@ -485,7 +485,7 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		if resets == 0 {
 			// A server that keeps answering below the offset it was
 			// given backs off further each time (see idsWentDown).
-			b.reset()
+			b.Reset()
 		}
 		a.failing.Store(false)
 		a.conflict.Store(false)
@@ -505,14 +505,14 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 			// Nothing to confirm it by: the same answer comes back at once.
 			// Back off instead of spinning (a real Bot API never sends it).
 			a.failing.Store(true)
-			sleep(ctx, b.next())
+			sleep(ctx, b.Next())
 			continue
 		}
 		next, reset := a.place(off, ups)
 		if reset && a.idsWentDown(off, ups, next, &resets) {
 			// The server did not take the offset its own answer gave
 			// (the real one always does): do not spin on it.
-			sleep(ctx, b.next())
+			sleep(ctx, b.Next())
 		}
 		if err := a.delivery.put(ups, next); err != nil {
 			if spoolUnavailable(err) && deliverCtx.Err() == nil {
@@ -734,24 +734,6 @@ func (a *Adapter) webhookID(updateID int64, epoch uint32) string {
 	}
 	return id + strconv.FormatInt(updateID, 10)
 }
-
-// backoff is a capped exponential delay with jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max} }
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(b.cur*2, b.max)
-	}
-	return b.cur/2 + rand.N(b.cur/2+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
 
 // sleep waits d or until ctx ends; it reports whether d passed.
 func sleep(ctx context.Context, d time.Duration) bool {

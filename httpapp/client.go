@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/asgigram/asgigram/adapter"
+	"github.com/asgigram/asgigram/internal/backoff"
 	"github.com/asgigram/asgigram/internal/httpbody"
 	"github.com/asgigram/asgigram/internal/redact"
 )
@@ -96,7 +96,6 @@ func NewClient(opt ClientOptions) *Client {
 // failure is an *adapter.DeliveryError.
 func (c *Client) Deliver(ctx context.Context, req adapter.AppRequest) (adapter.AppResponse, error) {
 	start := time.Now()
-	wait := c.opt.RetryWaitMin
 	for attempt := 1; ; attempt++ {
 		resp, retryAfter, err := c.attempt(ctx, req)
 		if err == nil {
@@ -106,8 +105,7 @@ func (c *Client) Deliver(ctx context.Context, req adapter.AppRequest) (adapter.A
 		if errors.As(err, &fe) || ctx.Err() != nil {
 			return adapter.AppResponse{}, &adapter.DeliveryError{Attempts: attempt, Status: resp.Status, Err: err}
 		}
-		d := wait/2 + rand.N(wait/2+1)
-		wait = min(wait*2, c.opt.RetryWaitMax)
+		d := backoff.Delay(c.opt.RetryWaitMin, c.opt.RetryWaitMax, attempt-1)
 		if retryAfter > 0 {
 			d = retryAfter
 		}
