@@ -11,31 +11,43 @@ import (
 )
 
 // diskDelivery is spool: disk. The poller stores each batch in the Spool and
-// moves on while fewer than SpoolMax updates wait; a pool of MaxConcurrency
-// workers delivers them, one event at a time per scope in spool order,
-// scopes taking turns. The updates wait on disk; memory holds their sequence
-// numbers and, up to Options.SpoolMemory bytes, a copy of the updates
-// themselves, so that a worker does not read back from disk what the poller
-// has just stored. Past it, a waiting update is only its sequence number and
-// is read from the spool when its turn comes.
+// moves on while fewer than SpoolMax updates wait; up to MaxConcurrency
+// workers deliver them, one event at a time per scope in spool order,
+// scopes taking turns. Workers start on demand, when a scope gets work and
+// every worker is busy, and end when no scope waits for one: an idle bot
+// has none (nor a flusher), so that one process can serve many idle bots.
+// The updates wait on disk; memory holds their sequence numbers and, up to
+// Options.SpoolMemory bytes, a copy of the updates themselves, so that a
+// worker does not read back from disk what the poller has just stored.
+// Past it, a waiting update is only its sequence number and is read from
+// the spool when its turn comes.
 type diskDelivery struct {
 	d deliveryDeps
 	c diskConfig
 	// stop ends when polling stops: put no longer waits for room.
 	stop context.Context
+	// ctx bounds the deliveries (it ends when the shutdown grace runs out).
+	ctx context.Context
 
-	mu       sync.Mutex
-	cond     *sync.Cond
+	mu   sync.Mutex
+	cond *sync.Cond // put waits on it for room
+	// scopes, by key; ready holds those with work and no worker, in turn
+	// order.
 	scopes   map[string]*pendingScope
-	ready    []string // scopes with work and no worker, in turn order
-	total    int      // updates indexed and not finished
-	hot      int      // bytes of updates kept in memory
+	ready    []string
+	total    int // updates indexed and not finished
+	hot      int // bytes of updates kept in memory
 	stopping bool
 	removals []pending
+	// started is false while the spool is scanned: no worker starts yet.
+	started bool
+	// running counts the workers (at most maxConcurrency); starting, those
+	// of them that have not taken their first update yet.
+	running, starting int
+	flushing          bool // a flusher runs
 
-	workers sync.WaitGroup
-	flushed chan struct{}
-	wake    chan struct{} // a removal is waiting: the flusher runs
+	workers  sync.WaitGroup
+	flushers sync.WaitGroup
 }
 
 type pendingScope struct {
@@ -106,12 +118,10 @@ type diskConfig struct {
 }
 
 // newDiskDelivery indexes the spool's undelivered updates (they go first in
-// their scopes) and starts the workers and the removal flusher. ctx bounds
-// the deliveries (it ends when the shutdown grace runs out); stop ends when
-// polling stops.
+// their scopes) and starts workers for them. ctx bounds the deliveries (it
+// ends when the shutdown grace runs out); stop ends when polling stops.
 func newDiskDelivery(stop, ctx context.Context, d deliveryDeps, c diskConfig) (*diskDelivery, error) {
-	q := &diskDelivery{d: d, c: c, stop: stop, scopes: make(map[string]*pendingScope),
-		flushed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	q := &diskDelivery{d: d, c: c, stop: stop, ctx: ctx, scopes: make(map[string]*pendingScope)}
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
 	err := c.spool.Scan(func(seq uint64, u Update) error {
@@ -126,11 +136,26 @@ func newDiskDelivery(stop, ctx context.Context, d deliveryDeps, c diskConfig) (*
 	if n > 0 {
 		d.log.Info("delivering updates left in the spool first", "updates", n)
 	}
-	for range d.maxConcurrency {
-		q.workers.Go(func() { q.work(ctx) })
+	q.mu.Lock()
+	q.started = true
+	for range len(q.ready) {
+		q.startWorkerLocked()
 	}
-	go q.flusher()
+	q.mu.Unlock()
 	return q, nil
+}
+
+// startWorkerLocked starts a worker when a scope waits for one that no
+// starting worker will take, below MaxConcurrency. A worker busy
+// delivering takes the next ready scope itself when it finishes. Callers
+// hold mu.
+func (q *diskDelivery) startWorkerLocked() {
+	if !q.started || q.stopping || q.running >= q.d.maxConcurrency || len(q.ready) <= q.starting {
+		return
+	}
+	q.running++
+	q.starting++
+	q.workers.Go(q.work)
 }
 
 // keyOf returns the scope key of an update ("unmappable" for one that is
@@ -164,7 +189,7 @@ func (q *diskDelivery) index(it pending, raw json.RawMessage, key string) {
 	q.d.pending.Add(1)
 	if !ps.running && len(ps.items) == 1 {
 		q.ready = append(q.ready, key)
-		q.cond.Signal()
+		q.startWorkerLocked()
 	}
 }
 
@@ -233,25 +258,36 @@ func (q *diskDelivery) put(ups []Update, next Position) error {
 	return nil
 }
 
-// next blocks until a scope has work, and takes its first update.
-func (q *diskDelivery) next() (string, pending, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for len(q.ready) == 0 && !q.stopping {
-		q.cond.Wait()
-	}
-	if q.stopping {
+// nextLocked takes the first update of the next ready scope. When there is
+// none, or drain began, the worker ends: ok is false, and the worker is no
+// longer counted. Callers hold mu.
+func (q *diskDelivery) nextLocked() (key string, it pending, ok bool) {
+	if len(q.ready) == 0 || q.stopping {
+		q.running--
 		return "", pending{}, false
 	}
-	key := q.ready[0]
+	key = q.ready[0]
+	q.ready[0] = ""
 	q.ready = q.ready[1:]
+	if len(q.ready) == 0 {
+		q.ready = nil // let a long list's array go
+	}
 	ps := q.scopes[key]
 	ps.running = true
 	return key, ps.items[0], true
 }
 
-// done finishes the scope's first update and gives the scope its next turn.
-func (q *diskDelivery) done(key string) {
+// first is a new worker's first take (see nextLocked).
+func (q *diskDelivery) first() (string, pending, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.starting--
+	return q.nextLocked()
+}
+
+// done finishes the scope's first update, gives the scope its next turn,
+// and takes the worker's next update (see nextLocked).
+func (q *diskDelivery) done(key string) (string, pending, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ps := q.scopes[key]
@@ -264,9 +300,9 @@ func (q *diskDelivery) done(key string) {
 	q.d.pending.Add(-1)
 	it.raw = nil
 	q.removals = append(q.removals, it)
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if !q.flushing {
+		q.flushing = true
+		q.flushers.Go(q.flusher)
 	}
 	if len(ps.items) > 0 {
 		q.ready = append(q.ready, key)
@@ -274,42 +310,45 @@ func (q *diskDelivery) done(key string) {
 		delete(q.scopes, key)
 	}
 	q.cond.Broadcast()
+	return q.nextLocked()
 }
 
-func (q *diskDelivery) work(ctx context.Context) {
-	for {
-		key, it, ok := q.next()
-		if !ok {
-			return
-		}
-		if it.abandoned() {
-			q.done(key) // its batch was not stored: it comes again
-			continue
-		}
-		u := Update{ID: it.id, Epoch: it.epoch, Raw: it.raw}
-		if u.Raw == nil {
-			var err error
-			if u, err = q.c.spool.Get(it.seq); err != nil {
-				q.buryUnreadable(key, Update{ID: it.id, Epoch: it.epoch}, fmt.Errorf("cannot read stored update #%d: %w", it.seq, err))
-				q.done(key)
-				continue
-			}
-		}
-		ev, err := q.d.mapper.Map(u)
-		if err != nil {
-			q.buryUnreadable(key, u, err)
-			q.done(key)
-			continue
-		}
-		if !q.d.deliver(ctx, ev) {
-			// The grace ran out: it stays in the spool for the next start.
-			q.mu.Lock()
-			q.scopes[key].running = false
-			q.mu.Unlock()
-			return
-		}
-		q.done(key)
+// work delivers ready scopes' updates until none is ready.
+func (q *diskDelivery) work() {
+	key, it, ok := q.first()
+	for ok {
+		key, it, ok = q.deliverOne(key, it)
 	}
+}
+
+// deliverOne delivers the scope's first update and takes the next one (see
+// done). ok is false when the worker is to end.
+func (q *diskDelivery) deliverOne(key string, it pending) (string, pending, bool) {
+	if it.abandoned() {
+		return q.done(key) // its batch was not stored: it comes again
+	}
+	u := Update{ID: it.id, Epoch: it.epoch, Raw: it.raw}
+	if u.Raw == nil {
+		var err error
+		if u, err = q.c.spool.Get(it.seq); err != nil {
+			q.buryUnreadable(key, Update{ID: it.id, Epoch: it.epoch}, fmt.Errorf("cannot read stored update #%d: %w", it.seq, err))
+			return q.done(key)
+		}
+	}
+	ev, err := q.d.mapper.Map(u)
+	if err != nil {
+		q.buryUnreadable(key, u, err)
+		return q.done(key)
+	}
+	if !q.d.deliver(q.ctx, ev) {
+		// The grace ran out: it stays in the spool for the next start.
+		q.mu.Lock()
+		q.scopes[key].running = false
+		q.running--
+		q.mu.Unlock()
+		return "", pending{}, false
+	}
+	return q.done(key)
 }
 
 // buryUnreadable keeps a stored update that cannot be delivered (it was
@@ -339,19 +378,19 @@ func (q *diskDelivery) buryUnreadable(key string, u Update, cause error) {
 const removeEvery = 200 * time.Microsecond
 
 // flusher hands finished updates to the spool, at most every removeEvery,
-// and sleeps while there is nothing to remove.
+// and ends once there is nothing to remove; done starts it again.
 func (q *diskDelivery) flusher() {
-	defer close(q.flushed)
 	for {
-		<-q.wake
 		q.mu.Lock()
-		batch, stopping := q.removals, q.stopping
+		batch := q.removals
 		q.removals = nil
-		q.mu.Unlock()
-		q.remove(batch)
-		if stopping {
+		if len(batch) == 0 {
+			q.flushing = false
+			q.mu.Unlock()
 			return
 		}
+		q.mu.Unlock()
+		q.remove(batch)
 		time.Sleep(removeEvery) // let the next removals gather
 	}
 }
@@ -364,12 +403,8 @@ func (q *diskDelivery) drain() {
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	q.workers.Wait()
-	// Wake the flusher: it takes what is queued and, seeing stopping, ends.
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-	<-q.flushed
+	// No worker is left to start a flusher: wait for the one running.
+	q.flushers.Wait()
 	q.mu.Lock()
 	batch := q.removals
 	q.removals = nil

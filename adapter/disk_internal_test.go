@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -403,4 +404,122 @@ func testDiskDeliveryUnreadable(t *testing.T) {
 	calls, _, _, _, _ := d.f.stats()
 	assert.Zero(t, calls)
 	assert.Empty(t, sp.stored(), "removed once kept as dead letters")
+}
+
+// workers returns how many workers run, and whether a flusher runs.
+func (d *diskTest) workers() (int, bool) {
+	d.q.mu.Lock()
+	defer d.q.mu.Unlock()
+	return d.q.running, d.q.flushing
+}
+
+// assertNoGoroutines asserts that every worker and flusher goroutine the
+// delivery started has returned (in a synctest bubble).
+func (d *diskTest) assertNoGoroutines(msg string) {
+	d.t.Helper()
+	ended := make(chan struct{})
+	go func() {
+		d.q.workers.Wait()
+		d.q.flushers.Wait()
+		close(ended)
+	}()
+	// The bubble's clock moves on only while every goroutine waits: past
+	// the flusher's pause between removals, never past a worker that
+	// waits for a delivery.
+	select {
+	case <-ended:
+	case <-time.After(time.Hour):
+		d.t.Errorf("%s: a worker or the flusher still runs", msg)
+	}
+	running, flushing := d.workers()
+	assert.Zero(d.t, running, msg)
+	assert.False(d.t, flushing, msg)
+}
+
+// TestDiskDeliveryWorkersOnDemand: an idle delivery runs no goroutine; a
+// worker starts when a scope gets work and every worker is busy, up to
+// MaxConcurrency; a scope's backlog takes one worker; the workers and the
+// flusher end once nothing is ready, and start again with the next batch.
+func TestDiskDeliveryWorkersOnDemand(t *testing.T) { synctest.Test(t, testDiskDeliveryWorkersOnDemand) }
+
+func testDiskDeliveryWorkersOnDemand(t *testing.T) {
+	d := newDiskTest(t, diskSetup{maxConcurrency: 3})
+	d.assertNoGoroutines("idle after start")
+
+	require.NoError(t, d.put(msgUpdate(1, 1), msgUpdate(2, 1), msgUpdate(3, 1)))
+	s1 := d.f.next(t)
+	synctest.Wait()
+	running, _ := d.workers()
+	assert.Equal(t, 1, running, "one scope's backlog takes one worker")
+
+	require.NoError(t, d.put(msgUpdate(4, 2)))
+	s4 := d.f.next(t)
+	synctest.Wait()
+	running, _ = d.workers()
+	assert.Equal(t, 2, running, "a second scope with work: a second worker")
+
+	require.NoError(t, d.put(msgUpdate(5, 3), msgUpdate(6, 4), msgUpdate(7, 5)))
+	s5 := d.f.next(t)
+	synctest.Wait()
+	running, _ = d.workers()
+	assert.Equal(t, 3, running, "no more than MaxConcurrency")
+	assert.Equal(t, 3, d.f.callCount())
+
+	// Finishing frees a worker, which takes the next ready scope (6, 7 in
+	// turn; then chat 1's second update, which waited behind them).
+	close(s4.finish)
+	s6 := d.f.next(t)
+	assert.Equal(t, int64(6), s6.ev.UpdateID)
+	close(s5.finish)
+	s7 := d.f.next(t)
+	assert.Equal(t, int64(7), s7.ev.UpdateID)
+	close(s1.finish)
+	s2 := d.f.next(t)
+	assert.Equal(t, int64(2), s2.ev.UpdateID)
+	close(s6.finish)
+	close(s7.finish)
+	synctest.Wait()
+	running, _ = d.workers()
+	assert.Equal(t, 1, running, "the workers with nothing ready ended")
+	close(s2.finish)
+	close(d.f.next(t).finish) // 3
+	d.assertNoGoroutines("idle after the backlog")
+	assert.Empty(t, d.sp.stored(), "every finished update removed")
+
+	require.NoError(t, d.put(msgUpdate(8, 1)))
+	close(d.f.next(t).finish)
+	d.assertNoGoroutines("idle again")
+	d.drain()
+	_, _, overlap, done, _ := d.f.stats()
+	assert.Empty(t, overlap)
+	assert.Equal(t, []int64{1, 2, 3, 8}, done[chatScope(1)])
+	assert.Empty(t, d.sp.stored())
+	assert.Zero(t, d.pending.Load())
+}
+
+// TestDiskDeliveryLeftoversStartWorkers: the updates left in the spool
+// start workers once scanned, one per scope up to MaxConcurrency.
+func TestDiskDeliveryLeftoversStartWorkers(t *testing.T) {
+	synctest.Test(t, testDiskDeliveryLeftoversStartWorkers)
+}
+
+func testDiskDeliveryLeftoversStartWorkers(t *testing.T) {
+	sp := newFakeSpool()
+	_, err := sp.Append([]Update{msgUpdate(1, 1), msgUpdate(2, 1), msgUpdate(3, 2), msgUpdate(4, 3)}, Position{Offset: 5})
+	require.NoError(t, err)
+	d := newDiskTest(t, diskSetup{maxConcurrency: 2, sp: sp})
+	held := d.f.nextN(t, 2)
+	synctest.Wait()
+	assert.Equal(t, []int64{1, 3}, updateIDs(held))
+	running, _ := d.workers()
+	assert.Equal(t, 2, running)
+	for _, s := range held {
+		close(s.finish)
+	}
+	close(d.f.next(t).finish)
+	close(d.f.next(t).finish)
+	d.assertNoGoroutines("idle once the leftovers are delivered")
+	_, _, _, done, _ := d.f.stats()
+	assert.Equal(t, map[string][]int64{chatScope(1): {1, 2}, chatScope(2): {3}, chatScope(3): {4}}, done)
+	assert.Empty(t, d.sp.stored())
 }
