@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -347,9 +348,7 @@ func (a *Adapter) Run(ctx context.Context) error {
 	a.started.Store(true)
 	a.mapper = Mapper{BotUser: meRaw, BotID: me.ID}
 
-	done := make(chan struct{})
-	defer close(done)
-	go a.sweep(done)
+	defer a.startSweeping()()
 
 	// Deliveries continue after ctx ends, for the grace minus a budget kept
 	// for the final confirming getUpdates (Telegram may hold a repeated
@@ -593,19 +592,31 @@ func (a *Adapter) idsWentDown(off int64, ups []Update, next Position, inARow *in
 	return false
 }
 
-func (a *Adapter) sweep(done <-chan struct{}) {
+// startSweeping drops idle scopes every tenth of ScopeIdleTimeout (between
+// a second and a minute) until the returned stop is called. A timer, not a
+// goroutine: an idle bot keeps no goroutine parked for it.
+func (a *Adapter) startSweeping() (stop func()) {
 	every := min(max(a.opt.ScopeIdleTimeout/10, time.Second), time.Minute)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-			if n := a.reg.Sweep(); n > 0 {
-				a.log.Debug("dropped idle scopes", "count", n)
-			}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		if n := a.reg.Sweep(); n > 0 {
+			a.log.Debug("dropped idle scopes", "count", n)
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
+		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
