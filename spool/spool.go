@@ -136,9 +136,15 @@ type Spool struct {
 	closed         bool
 	full           atomic.Bool // the last apply found the disk full
 
-	kick        chan struct{}
-	closing     chan struct{}
-	applierDone chan struct{}
+	// The applier runs only while there is something to apply: a write
+	// starts it (kickApplier), and it ends after an apply that no write
+	// followed, so that an idle spool has no goroutine and no timer.
+	applierMu      sync.Mutex
+	applierOn      bool // the applier runs
+	kicked         bool // a write came while it ran: apply once more
+	applierStopped bool // Close began: start no applier
+	applierWG      sync.WaitGroup
+	closing        chan struct{}
 }
 
 var _ adapter.Spool = (*Spool)(nil)
@@ -194,7 +200,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 	}
 	s := &Spool{db: db, dir: dir, path: path, walPath: walPath, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery, log: opt.Logger,
 		logged: make(map[uint64]loggedUpdate), loggedIDs: make(map[idKey]uint64),
-		kick: make(chan struct{}, 1), closing: make(chan struct{}), applierDone: make(chan struct{})}
+		closing: make(chan struct{})}
 	fail := func(err error) (*Spool, error) {
 		s.ident.close()
 		if s.wal != nil {
@@ -243,7 +249,6 @@ func Open(dir string, opt Options) (*Spool, error) {
 			s.log.Error("the disk is full: the updates already stored are delivered, polling waits for space", "path", dir, logErr, err)
 		}
 	}
-	go s.applier()
 	if s.full.Load() {
 		s.kickApplier()
 	}
@@ -487,8 +492,11 @@ func (s *Spool) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.applierMu.Lock()
+	s.applierStopped = true
+	s.applierMu.Unlock()
 	close(s.closing)
-	<-s.applierDone
+	s.applierWG.Wait()
 	s.walMu.Lock()
 	defer s.walMu.Unlock()
 	err := s.apply(true)
@@ -667,10 +675,18 @@ func (s *Spool) writeRecord(rec *walRecord, sync bool) error {
 	return nil
 }
 
+// kickApplier has what was written applied within ApplyEvery: it starts
+// the applier, or has the running one apply once more.
 func (s *Spool) kickApplier() {
-	select {
-	case s.kick <- struct{}{}:
+	s.applierMu.Lock()
+	defer s.applierMu.Unlock()
+	switch {
+	case s.applierStopped:
+	case s.applierOn:
+		s.kicked = true
 	default:
+		s.applierOn = true
+		s.applierWG.Go(s.applier)
 	}
 }
 

@@ -548,28 +548,32 @@ func (s *Spool) applyRecords(recs []walRecord, removals []uint64, closing bool) 
 }
 
 // applier applies logged records every ApplyEvery while there are any,
-// and sleeps otherwise; while the disk is full it tries again every
-// second.
+// and ends when an apply was not followed by a write (kickApplier starts
+// it again); while the disk is full it tries again every second.
 func (s *Spool) applier() {
-	defer close(s.applierDone)
 	for {
-		select {
-		case <-s.kick:
-		case <-s.closing:
-			return
-		}
 		wait := s.applyEvery
 		if s.full.Load() {
 			wait = time.Second
 		}
+		t := time.NewTimer(wait)
 		select {
-		case <-time.After(wait):
+		case <-t.C:
 		case <-s.closing:
-			return
+			t.Stop()
+			return // Close applies the rest
 		}
 		if s.apply(false) != nil && s.full.Load() {
-			s.kickApplier()
+			continue
 		}
+		s.applierMu.Lock()
+		if !s.kicked {
+			s.applierOn = false
+			s.applierMu.Unlock()
+			return
+		}
+		s.kicked = false
+		s.applierMu.Unlock()
 	}
 }
 
