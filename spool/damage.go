@@ -176,15 +176,17 @@ func mkdirAll(dir string) error {
 // fsyncParent syncs the directory holding path.
 func fsyncParent(path string) error { return syncDir(filepath.Dir(path)) }
 
-// identity is what Check compares: the directory and the files opened.
+// identity is what Check compares: the directory, the bbolt file and the
+// log opened.
 type identity struct {
 	dirIno, dbIno uint64
-	db            *os.File
 	wal           *os.File // nil until the log is created; set under Spool.mu
 }
 
-// identify records dir's identity; it opens the bbolt file at path once
-// more, read-only, to watch its link count (closed by close).
+// identify records the identity of dir and of the bbolt file at path. The
+// bbolt file needs no descriptor of its own to be watched: while bbolt
+// holds it open its inode cannot be reused, so a bbolt file deleted, moved
+// or replaced no longer has that inode at path (see replaced).
 func identify(dir, path string, wal *os.File) (identity, error) {
 	var id identity
 	var st syscall.Stat_t
@@ -192,22 +194,11 @@ func identify(dir, path string, wal *os.File) (identity, error) {
 		return id, err
 	}
 	id.dirIno = st.Ino
-	f, err := os.Open(path)
-	if err != nil {
+	if err := syscall.Stat(path, &st); err != nil {
 		return id, err
 	}
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
-		return id, err
-	}
-	id.dbIno, id.db, id.wal = st.Ino, f, wal
+	id.dbIno, id.wal = st.Ino, wal
 	return id, nil
-}
-
-func (id identity) close() {
-	if id.db != nil {
-		id.db.Close()
-	}
 }
 
 // Check reports whether new batches may be stored: nil, or why not. It
@@ -227,13 +218,10 @@ func (s *Spool) Check() error {
 	if err := s.replaced(); err != nil {
 		return err
 	}
-	var st syscall.Stat_t
-	for _, f := range []*os.File{s.ident.db, wal} {
-		if f == nil {
-			continue
-		}
-		if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
-			return fmt.Errorf("%w: %s was deleted while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, f.Name())
+	if wal != nil {
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(wal.Fd()), &st); err != nil || st.Nlink == 0 {
+			return fmt.Errorf("%w: %s was deleted while running: nothing more is confirmed to Telegram; restart asgigram", adapter.ErrSpoolUnavailable, wal.Name())
 		}
 	}
 	if s.full.Load() {

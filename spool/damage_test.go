@@ -320,6 +320,23 @@ func TestRemovedDirectoryIsNoticed(t *testing.T) {
 	assert.ErrorIs(t, s.Check(), adapter.ErrSpoolUnavailable)
 }
 
+// TestRemovedBboltFileIsNoticed: the bbolt file deleted while running, or
+// replaced by a copy, is noticed by Check though the directory stays.
+func TestRemovedBboltFileIsNoticed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	s := open(t, dir)
+	defer s.Close()
+	path := filepath.Join(dir, spool.FileName)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(path))
+	err = s.Check()
+	require.ErrorIs(t, err, adapter.ErrSpoolUnavailable)
+	assert.Contains(t, err.Error(), spool.FileName)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	assert.ErrorIs(t, s.Check(), adapter.ErrSpoolUnavailable, "a copy in its place is not the file written to")
+}
+
 func fileHashes(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}

@@ -202,7 +202,6 @@ func Open(dir string, opt Options) (*Spool, error) {
 		logged: make(map[uint64]loggedUpdate), loggedIDs: make(map[idKey]uint64),
 		closing: make(chan struct{})}
 	fail := func(err error) (*Spool, error) {
-		s.ident.close()
 		if s.wal != nil {
 			s.wal.Close()
 		}
@@ -508,7 +507,6 @@ func (s *Spool) Close() error {
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
-	s.ident.close()
 	return err
 }
 
