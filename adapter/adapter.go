@@ -158,6 +158,27 @@ type Options struct {
 	// works for a bot that had a webhook; DropPendingUpdates passes
 	// drop_pending_updates=true with it.
 	DeleteWebhookOnStart, DropPendingUpdates bool
+	// TypingAfter, when positive, shows "typing" in the chat of a message
+	// addressed to the bot while its delivery takes longer than this (see
+	// docs/protocol.md "Typing while the app works"); 0 is off.
+	TypingAfter time.Duration
+	// TypingEvery is how often the typing action is repeated (0:
+	// TypingEvery, 4.5 s).
+	TypingEvery time.Duration
+	// TypingRate is the typing calls' own budget, per second (a token
+	// bucket with a burst of one second's worth); a call over it is
+	// dropped. 0 or less: 10 per second.
+	TypingRate float64
+	// OnTyping, when set, is called for every typing call made or dropped.
+	// It must not block.
+	OnTyping func(TypingCall)
+	// CallbackAnswerAfter, when positive, answers a callback query the
+	// application has not answered this long after it was fetched (see
+	// docs/protocol.md "Spinners that stop"); 0 is off.
+	CallbackAnswerAfter time.Duration
+	// OnCallbackAnswer, when set, is called after every callback query
+	// asgigram answered itself, with the call's error. It must not block.
+	OnCallbackAnswer func(callbackQueryID string, err error)
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger
 	// OnDelivery, when set, is called after every finished delivery (the
@@ -210,7 +231,15 @@ type Trace struct {
 type TraceCall struct {
 	Method string
 	Err    error
+	// Skipped, when not empty, says why the call was not made (and did
+	// not fail): SkippedAnswered.
+	Skipped string
 }
+
+// SkippedAnswered is the TraceCall.Skipped of an answerCallbackQuery that
+// asgigram did not make, because it had answered the query itself after
+// Options.CallbackAnswerAfter.
+const SkippedAnswered = "callback query already answered by asgigram after callback_answer_after"
 
 // ErrOtherBot is returned by Run when getMe names another bot than the
 // token's numeric prefix (Options.BotID).
@@ -225,6 +254,7 @@ type Adapter struct {
 	log      *slog.Logger
 	reg      *Registry
 	exec     *Executor
+	typing   *typing // nil: typing_after is off
 	mapper   Mapper
 	delivery delivery // memoryDelivery or diskDelivery (spool)
 	dead     DeadLetters
@@ -302,6 +332,19 @@ func New(opt Options) *Adapter {
 	a.exec.log = opt.Logger
 	a.exec.pacer = opt.Pacer
 	a.exec.order = newOrder(opt.ChatQueue)
+	if opt.CallbackAnswerAfter > 0 {
+		a.exec.callbacks = newCallbacks(opt.CallbackAnswerAfter, a.answerCallback, opt.Logger)
+		a.exec.callbacks.onAnswered = opt.OnCallbackAnswer
+	}
+	if opt.TypingAfter > 0 {
+		perSecond := opt.TypingRate
+		if perSecond <= 0 {
+			perSecond = 10
+		}
+		a.typing = newTyping(opt.TypingAfter, opt.TypingEvery, perSecond, opt.Telegram, opt.Logger)
+		a.typing.onCall = opt.OnTyping
+		a.exec.chatAction = a.typing.appAction
+	}
 	if opt.Spool != nil {
 		a.dead = opt.Spool
 	} else {
@@ -347,6 +390,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	}
 	a.started.Store(true)
 	a.mapper = Mapper{BotUser: meRaw, BotID: me.ID}
+	if a.typing != nil {
+		a.typing.botID, a.typing.username = me.ID, me.Username
+	}
+	if cb := a.exec.callbacks; cb != nil {
+		defer cb.stop()
+	}
 
 	defer a.startSweeping()()
 
@@ -499,6 +548,9 @@ func (a *Adapter) poll(ctx, deliverCtx context.Context) (unconfirmed bool, err e
 		ups, bad := ParseUpdates(raws)
 		for _, raw := range bad {
 			a.log.Error("ignoring an element of getUpdates that is not an update", "bytes", len(raw))
+		}
+		if cb := a.exec.callbacks; cb != nil {
+			cb.fetched(ups) // callback_answer_after counts from now
 		}
 		if len(ups) == 0 {
 			// Nothing to confirm it by: the same answer comes back at once.
@@ -726,6 +778,14 @@ type SendTrace struct {
 	Calls   []TraceCall
 	Err     error
 	Latency time.Duration
+}
+
+// answerCallback answers a callback query with an empty answer
+// (callback_answer_after), through the pacer like any call without a chat.
+func (a *Adapter) answerCallback(ctx context.Context, id string) error {
+	params := map[string]json.RawMessage{"callback_query_id": jsonString(id)}
+	_, err := a.exec.send(ctx, nil, "answerCallbackQuery", "", params, nil)
+	return err
 }
 
 func (a *Adapter) trace(t Trace) {

@@ -35,12 +35,14 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	tr := Trace{UpdateID: ev.UpdateID, Type: ev.Type, Scope: ev.Scope.Key}
 
 	start := time.Now()
+	endTyping := a.typing.begin(ev) // typing_after, until the app answers
 	resp, err := a.opt.App.Deliver(ctx, AppRequest{
 		UpdateID:  ev.UpdateID,
 		EventType: ev.Type,
 		WebhookID: a.webhookID(ev.UpdateID, ev.Epoch),
 		Body:      envelope(ev, s.Token(), a.opt.SendURL),
 	})
+	endTyping()
 	tr.Latency = time.Since(start)
 	tr.Status = resp.Status
 	if err != nil {

@@ -193,6 +193,12 @@ type Executor struct {
 	pacer Pacer
 	log   *slog.Logger
 	order *order
+	// callbacks, when set, knows the callback queries asgigram answered
+	// itself (callback_answer_after).
+	callbacks *callbacks
+	// chatAction, when set, is told of every sendChatAction call the
+	// application makes, with its chat (typing_after).
+	chatAction func(chatKey string)
 }
 
 // NewExecutor returns an Executor calling Telegram through tg, with no bound
@@ -329,7 +335,24 @@ func (e *Executor) executeArrived(ctx context.Context, arr *Arrival, s *Scope, e
 		if slots != nil {
 			sl = slots[i]
 		}
+		cbID, isAnswer := "", false
+		if c.method == "answerCallbackQuery" && e.callbacks != nil {
+			cbID, isAnswer = stringValue(c.params["callback_query_id"])
+			if isAnswer && !e.callbacks.byApp(cbID) {
+				// asgigram answered it already: neither a failure nor a
+				// call to make (docs/protocol.md "Spinners that stop").
+				traces = append(traces, TraceCall{Method: c.method, Skipped: SkippedAnswered})
+				results = append(results, SkippedCallbackAnswer)
+				continue
+			}
+		}
+		if c.method == "sendChatAction" && e.chatAction != nil && c.chatKey != "" {
+			e.chatAction(c.chatKey)
+		}
 		res, err := e.call(ctx, c, sl)
+		if err != nil && isAnswer {
+			e.callbacks.appFailed(cbID)
+		}
 		traces = append(traces, TraceCall{Method: c.method, Err: err})
 		if err != nil {
 			return results, traces, &CallError{Index: i, Method: c.method, Err: err}
