@@ -166,6 +166,15 @@ type Config struct {
 	PacingGlobalRate pacing.Rate
 	// PacingQueue bounds the calls waiting per chat.
 	PacingQueue int
+	// TypingAfter shows "typing" in the chat of a message addressed to the
+	// bot while its delivery takes longer than this (0: off).
+	TypingAfter time.Duration
+	// TypingRate is the budget of those typing calls; past it they are
+	// dropped.
+	TypingRate pacing.Rate
+	// CallbackAnswerAfter answers a callback query the application left
+	// unanswered this long after it was fetched (0: off).
+	CallbackAnswerAfter time.Duration
 	// ShutdownGrace is the time given to work in flight on shutdown.
 	ShutdownGrace time.Duration
 	// LogLevel is one of debug, info, warn, error.
@@ -250,6 +259,7 @@ func Default() Config {
 		PacingGroupRate:  limits.GroupRate,
 		PacingGlobalRate: limits.GlobalRate,
 		PacingQueue:      100,
+		TypingRate:       pacing.Rate{N: 10, Per: time.Second},
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",

@@ -98,6 +98,8 @@ func (c *Config) Validate() error {
 		{"deadletter_max", c.DeadletterMax < 1, "must be at least 1, got %d"},
 		{"pacing_chat_burst", c.PacingChatBurst < 1, "must be at least 1, got %d"},
 		{"pacing_queue", c.PacingQueue < 1, "must be at least 1, got %d"},
+		{"typing_after", c.TypingAfter < 0, "must not be negative, got %s"},
+		{"callback_answer_after", c.CallbackAnswerAfter < 0, "must not be negative, got %s"},
 		{"shutdown_grace", c.ShutdownGrace < 0, "must not be negative, got %s"},
 	} {
 		if check.bad {
@@ -108,7 +110,7 @@ func (c *Config) Validate() error {
 	for _, r := range []struct {
 		key  string
 		rate pacing.Rate
-	}{{"pacing_chat_rate", c.PacingChatRate}, {"pacing_group_rate", c.PacingGroupRate}, {"pacing_global_rate", c.PacingGlobalRate}} {
+	}{{"pacing_chat_rate", c.PacingChatRate}, {"pacing_group_rate", c.PacingGroupRate}, {"pacing_global_rate", c.PacingGlobalRate}, {"typing_rate", c.TypingRate}} {
 		if err := r.rate.Check(); err != nil {
 			return &FieldError{Field: r.key, Err: err}
 		}

@@ -36,6 +36,8 @@ type Metrics struct {
 	rateLimited *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	idResets    prometheus.Counter
+	typing      *prometheus.CounterVec
+	cbAnswers   *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry.
@@ -76,12 +78,20 @@ func New(g Gauges) *Metrics {
 			Name: "asgigram_update_id_resets_total",
 			Help: "Times Telegram's update ids went down (a week without updates, another Bot API server) and a new id-space epoch started.",
 		}),
+		typing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_typing_calls_total",
+			Help: "sendChatAction typing calls of typing_after, by outcome (sent, failed, dropped: over typing_rate, not made).",
+		}, []string{"outcome"}),
+		cbAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_callback_answers_total",
+			Help: "Callback queries asgigram answered itself after callback_answer_after, by outcome (ok, failed).",
+		}, []string{"outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "asgigram_botapi_rate_limited_total",
 			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
 		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited,
+	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited, m.typing, m.cbAnswers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.Scopes != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -136,12 +146,37 @@ func (m *Metrics) Delivered(t adapter.Trace) {
 		m.appLatency.Observe(t.Latency.Seconds())
 	}
 	for _, c := range t.Calls {
-		if c.Err != nil {
+		switch {
+		case c.Skipped != "":
+			m.replyCalls.WithLabelValues("skipped").Inc()
+		case c.Err != nil:
 			m.replyCalls.WithLabelValues("error").Inc()
-		} else {
+		default:
 			m.replyCalls.WithLabelValues("ok").Inc()
 		}
 	}
+}
+
+// Typing counts a typing call of typing_after (adapter.Options.OnTyping).
+func (m *Metrics) Typing(c adapter.TypingCall) {
+	switch {
+	case c.Dropped:
+		m.typing.WithLabelValues("dropped").Inc()
+	case c.Err != nil:
+		m.typing.WithLabelValues("failed").Inc()
+	default:
+		m.typing.WithLabelValues("sent").Inc()
+	}
+}
+
+// CallbackAnswered counts a callback query asgigram answered itself
+// (adapter.Options.OnCallbackAnswer).
+func (m *Metrics) CallbackAnswered(_ string, err error) {
+	if err != nil {
+		m.cbAnswers.WithLabelValues("failed").Inc()
+		return
+	}
+	m.cbAnswers.WithLabelValues("ok").Inc()
 }
 
 // DeadLetter counts a dead letter (adapter.Options.OnDeadLetter).
