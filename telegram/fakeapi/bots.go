@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // This file holds the bots a Server serves: the Bot type with its
@@ -35,10 +36,13 @@ type Bot struct {
 	changed   chan struct{} // closed and replaced whenever updates arrive
 	poll      *poller       // the long poll currently held, if any
 
-	chats        map[int64]*chatState
-	usernames    map[string]int64
-	chatErrors   map[int64]apiError
-	queries      map[string]bool // query ids that arrived in updates
+	chats      map[int64]*chatState
+	usernames  map[string]int64
+	chatErrors map[int64]apiError
+	queries    map[string]bool // query ids that arrived in updates
+	// callbacks holds the callback queries not answered yet, with the
+	// time their update was added.
+	callbacks    map[string]time.Time
 	fileSeq      int64
 	files        map[string]*storedFile // by file_id, see files.go
 	filePaths    map[string]*storedFile // by file_path
@@ -79,6 +83,7 @@ func (s *Server) addBotLocked(token string, user User) *Bot {
 		usernames:  make(map[string]int64),
 		chatErrors: make(map[int64]apiError),
 		queries:    make(map[string]bool),
+		callbacks:  make(map[string]time.Time),
 		files:      make(map[string]*storedFile),
 		filePaths:  make(map[string]*storedFile),
 	}

@@ -83,6 +83,12 @@ type Config struct {
 	// 1. The real server starts a bot's ids at a random number, and starts
 	// again elsewhere after a week without updates (see ResetUpdateIDs).
 	FirstUpdateID int64
+	// QueryTimeout is how long after its update was added a callback
+	// query can still be answered; later answerCallbackQuery fails with
+	// 400 "query is too old ...", as on the real server. 0 means no limit.
+	// A callback query is answered once: a second answer fails the same
+	// way.
+	QueryTimeout time.Duration
 }
 
 // User is a Telegram User object, reduced to the fields the fake needs.

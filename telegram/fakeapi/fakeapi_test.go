@@ -909,6 +909,21 @@ func TestCallbackQueries(t *testing.T) {
 	e.ok("answerCallbackQuery", map[string]any{"callback_query_id": "cb1", "text": "done"}, &ok)
 	assert.True(t, ok)
 	e.ok("editMessageText", map[string]any{"chat_id": 42, "message_id": sent.MessageID, "text": "picked"}, nil)
+
+	r = e.call("answerCallbackQuery", map[string]any{"callback_query_id": "cb1"})
+	assert.Equal(t, 400, r.ErrorCode, "a callback query is answered once")
+	assert.Equal(t, "Bad Request: query is too old and response timeout expired or query ID is invalid", r.Description)
+}
+
+func TestCallbackQueryTooOld(t *testing.T) {
+	e := newEnv(t, fakeapi.Config{QueryTimeout: time.Nanosecond})
+	e.fake.AddUpdate("callback_query", map[string]any{
+		"id": "cb1", "from": map[string]any{"id": 42, "is_bot": false, "first_name": "A"}, "chat_instance": "ci", "data": "a",
+	})
+	time.Sleep(time.Millisecond) // older than QueryTimeout
+	r := e.call("answerCallbackQuery", map[string]any{"callback_query_id": "cb1"})
+	assert.Equal(t, 400, r.ErrorCode)
+	assert.Equal(t, "Bad Request: query is too old and response timeout expired or query ID is invalid", r.Description)
 }
 
 func TestOtherMethodsAnswerTrue(t *testing.T) {

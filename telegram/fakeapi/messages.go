@@ -146,7 +146,7 @@ func (s *Bot) learn(kind string, payload json.RawMessage) {
 			Message json.RawMessage `json:"message"`
 		}
 		if json.Unmarshal(payload, &q) == nil {
-			s.queries["callback_query:"+q.ID] = true
+			s.callbacks[q.ID] = time.Now()
 			if q.Message != nil {
 				s.learnMessage(q.Message, false)
 			}
@@ -960,6 +960,21 @@ func (s *Bot) answerQuery(kind, param string, p params) (any, *apiError) {
 	return true, nil
 }
 
+// answerCallback implements answerCallbackQuery: as on the real server, a
+// callback query is answered once, and not after Config.QueryTimeout.
+func (s *Bot) answerCallback(p params) (any, *apiError) {
+	id := p.str("callback_query_id")
+	at, ok := s.callbacks[id]
+	if !ok {
+		return nil, badRequest(queryInvalid)
+	}
+	delete(s.callbacks, id)
+	if d := s.srv.cfg.QueryTimeout; d > 0 && time.Since(at) > d {
+		return nil, badRequest(queryInvalid)
+	}
+	return true, nil
+}
+
 // sendChatAction implements sendChatAction.
 func (s *Bot) sendChatAction(p params) (any, *apiError) {
 	if _, e := s.targetChatLocked(p); e != nil {
@@ -1016,7 +1031,7 @@ var handlers = map[string]handler{
 	"copyMessages":           func(s *Bot, p params) (any, *apiError) { return s.copyOrForwardMany(p, false) },
 	"forwardMessages":        func(s *Bot, p params) (any, *apiError) { return s.copyOrForwardMany(p, true) },
 	"answerCallbackQuery": func(s *Bot, p params) (any, *apiError) {
-		return s.answerQuery("callback_query", "callback_query_id", p)
+		return s.answerCallback(p)
 	},
 	"answerInlineQuery": func(s *Bot, p params) (any, *apiError) {
 		return s.answerQuery("inline_query", "inline_query_id", p)
