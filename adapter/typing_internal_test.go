@@ -1,11 +1,20 @@
 package adapter
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/asgigram/asgigram/telegram"
 )
 
 func TestAddressedToTheBot(t *testing.T) {
@@ -40,4 +49,120 @@ func TestAddressedToTheBot(t *testing.T) {
 			assert.Equal(t, tt.want, m.addressedTo(botID, username))
 		})
 	}
+}
+
+// typingCaller records the typing calls (those with a map of params).
+type typingCaller struct {
+	mu    sync.Mutex
+	chats []string
+}
+
+func (c *typingCaller) Call(_ context.Context, method string, params any) (json.RawMessage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := params.(map[string]any)
+	if !ok {
+		return json.RawMessage("true"), nil // the application's own call
+	}
+	c.chats = append(c.chats, method+" "+strconv.FormatInt(p["chat_id"].(int64), 10)+" "+p["action"].(string))
+	return json.RawMessage("true"), nil
+}
+
+func (c *typingCaller) CallMultipart(context.Context, string, map[string]json.RawMessage, []telegram.FilePart) (json.RawMessage, error) {
+	return nil, errors.New("unexpected")
+}
+
+func (c *typingCaller) calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.chats...)
+}
+
+func messageEvent(t *testing.T, msg string) Event {
+	t.Helper()
+	raw := json.RawMessage(`{"update_id":1,"message":` + msg + `}`)
+	var m Mapper
+	ev, err := m.Map(Update{ID: 1, Raw: raw})
+	require.NoError(t, err)
+	return ev
+}
+
+func TestTypingLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c typingCaller
+		ty := newTyping(time.Second, 0, 10, &c, slog.New(slog.DiscardHandler))
+		end := ty.begin(messageEvent(t, `{"chat":{"id":5,"type":"private"},"text":"hi"}`))
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		assert.Empty(t, c.calls(), "nothing before typing_after")
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, []string{"sendChatAction 5 typing"}, c.calls())
+		time.Sleep(TypingEvery)
+		synctest.Wait()
+		assert.Len(t, c.calls(), 2, "again every 4.5 s")
+		end()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Len(t, c.calls(), 2, "nothing once the delivery finished")
+
+		for _, msg := range []string{
+			`{"chat":{"id":-5,"type":"group"},"text":"hi all"}`,
+			`{"chat":{"id":-6,"type":"channel"},"text":"news"}`,
+		} {
+			end := ty.begin(messageEvent(t, msg))
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			end()
+		}
+		assert.Len(t, c.calls(), 2, "no typing for a message not addressed to the bot")
+	})
+}
+
+func TestTypingStopsAtTheAppsOwnChatAction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c typingCaller
+		ty := newTyping(time.Second, 0, 10, &c, slog.New(slog.DiscardHandler))
+		e := NewExecutor(&c)
+		e.chatAction = ty.appAction
+		end := ty.begin(messageEvent(t, `{"chat":{"id":5,"type":"private"},"text":"hi"}`))
+		defer end()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Len(t, c.calls(), 1)
+		_, err := e.Execute(t.Context(), nil, []json.RawMessage{json.RawMessage(`{"type":"telegram.send_chat_action","chat_id":5,"action":"record_voice"}`)})
+		require.NoError(t, err)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		assert.Len(t, c.calls(), 1, "the app's own chat action ended asgigram's loop")
+	})
+}
+
+func TestTypingBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c typingCaller
+		ty := newTyping(time.Second, 0, 2, &c, slog.New(slog.DiscardHandler))
+		var mu sync.Mutex
+		dropped := 0
+		ty.onCall = func(tc TypingCall) {
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.Dropped {
+				dropped++
+			}
+		}
+		for i := range 5 {
+			end := ty.begin(messageEvent(t, `{"chat":{"id":`+strconv.Itoa(100+i)+`,"type":"private"},"text":"hi"}`))
+			defer end()
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Len(t, c.calls(), 2, "the burst of 2/s")
+		mu.Lock()
+		assert.Equal(t, 3, dropped, "the others dropped, not queued")
+		mu.Unlock()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Len(t, c.calls(), 2, "a dropped call is not made later")
+	})
 }
