@@ -53,6 +53,9 @@ type TypingCall struct {
 	Dropped bool
 	// Err is the call's failure (logged at debug, nothing else).
 	Err error
+	// CutShort: the delivery ended while the call was in flight, and the
+	// call was given up (Err says so too); its outcome is unknown.
+	CutShort bool
 }
 
 type typingLoop struct {
@@ -152,11 +155,17 @@ func (t *typing) send(l *typingLoop, scope string, params map[string]any) {
 		}
 	}()
 	_, err := t.tg.Call(ctx, "sendChatAction", params)
-	if err != nil && ctx.Err() == nil {
+	cut := false
+	select {
+	case <-l.stop:
+		cut = err != nil
+	default:
+	}
+	if err != nil && !cut {
 		t.log.Debug("typing call failed", logScope, scope, logErr, err)
 	}
 	if t.onCall != nil {
-		t.onCall(TypingCall{Scope: scope, Err: err})
+		t.onCall(TypingCall{Scope: scope, Err: err, CutShort: cut})
 	}
 }
 

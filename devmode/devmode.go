@@ -213,6 +213,21 @@ func (d *Dev) OnSend(t adapter.SendTrace) {
 	d.outMu.Unlock()
 }
 
+// OnTyping prints the trace line of a typing call. It is the adapter's
+// OnTyping hook.
+func (d *Dev) OnTyping(c adapter.TypingCall) { d.println(FormatTypingTrace(c)) }
+
+// OnCallbackAnswer prints the trace line of a callback query asgigram
+// answered itself. It is the adapter's OnCallbackAnswer hook.
+func (d *Dev) OnCallbackAnswer(id string, err error) { d.println(FormatCallbackAnswerTrace(id, err)) }
+
+func (d *Dev) println(line string) {
+	line = d.opt.Redact(line)
+	d.outMu.Lock()
+	_, _ = io.WriteString(d.opt.Out, line+"\n")
+	d.outMu.Unlock()
+}
+
 // OnDelivery records a finished delivery and prints its trace line. It is
 // the adapter's OnDelivery hook.
 func (d *Dev) OnDelivery(t adapter.Trace) {

@@ -47,7 +47,7 @@ func FormatTrace(t adapter.Trace) string {
 	case len(t.Calls) > 0:
 		parts := make([]string, len(t.Calls))
 		for i, c := range t.Calls {
-			parts[i] = c.Method + " " + CallOutcome(c.Err)
+			parts[i] = c.Method + " " + traceCallOutcome(c)
 		}
 		b.WriteString(strings.Join(parts, ", "))
 	case t.Err != nil:
@@ -68,6 +68,42 @@ func CallOutcome(err error) string {
 		return "ok"
 	}
 	return "failed: " + CallError(err)
+}
+
+// traceCallOutcome is CallOutcome, or "skipped (...)" for a call that was
+// not made and did not fail.
+func traceCallOutcome(c adapter.TraceCall) string {
+	if c.Skipped == adapter.SkippedAnswered {
+		return "skipped (asgigram had answered the query after callback_answer_after)"
+	}
+	if c.Skipped != "" {
+		return "skipped (" + oneLine(c.Skipped) + ")"
+	}
+	return CallOutcome(c.Err)
+}
+
+// FormatTypingTrace renders one typing call of typing_after:
+//
+//	typing chat:42 -> sendChatAction ok
+//	typing chat:42 -> dropped (over typing_rate)
+//	typing chat:42 -> sendChatAction cut short (the app answered)
+func FormatTypingTrace(c adapter.TypingCall) string {
+	out := "sendChatAction " + CallOutcome(c.Err)
+	switch {
+	case c.Dropped:
+		out = "dropped (over typing_rate)"
+	case c.CutShort:
+		out = "sendChatAction cut short (the app answered)"
+	}
+	return "typing " + c.Scope + " -> " + out
+}
+
+// FormatCallbackAnswerTrace renders an answer asgigram made for a callback
+// query the app left unanswered:
+//
+//	callback_query 4382bfdwdsb323b2d9 -> no answer from the app after callback_answer_after: answerCallbackQuery ok
+func FormatCallbackAnswerTrace(id string, err error) string {
+	return "callback_query " + id + " -> no answer from the app after callback_answer_after: answerCallbackQuery " + CallOutcome(err)
 }
 
 // CallError describes a failed Bot API call: "400 Bad Request: ..." when
@@ -136,7 +172,7 @@ func FormatSendTrace(t adapter.SendTrace) string {
 	}
 	parts := make([]string, len(t.Calls))
 	for i, c := range t.Calls {
-		parts[i] = c.Method + " " + CallOutcome(c.Err)
+		parts[i] = c.Method + " " + traceCallOutcome(c)
 	}
 	b.WriteString(strings.Join(parts, ", "))
 	return b.String()

@@ -34,6 +34,12 @@ func TestFormatTrace(t *testing.T) {
 			"update 13 telegram.callback_query chat:-1001234567890 -> app 200 in 2ms -> answerCallbackQuery ok, sendMessage failed: 400 Bad Request: message text is empty",
 		},
 		{
+			"an answer skipped: asgigram had answered",
+			adapter.Trace{UpdateID: 15, Type: "telegram.callback_query", Scope: "user:7", Status: 200, Latency: 11 * time.Second,
+				Calls: []adapter.TraceCall{{Method: "answerCallbackQuery", Skipped: adapter.SkippedAnswered}, {Method: "sendMessage"}}},
+			"update 15 telegram.callback_query user:7 -> app 200 in 11s -> answerCallbackQuery skipped (asgigram had answered the query after callback_answer_after), sendMessage ok",
+		},
+		{
 			"nothing to send",
 			adapter.Trace{UpdateID: 14, Type: "telegram.inline_query", Scope: "user:7", Status: 204, Latency: 412 * time.Microsecond},
 			"update 14 telegram.inline_query user:7 -> app 204 in 412µs -> nothing to send",
@@ -84,6 +90,16 @@ func TestFormatTrace(t *testing.T) {
 			assert.Equal(t, c.want, FormatTrace(c.tr))
 		})
 	}
+}
+
+func TestFormatTypingAndCallbackAnswerTraces(t *testing.T) {
+	refused := &telegram.Error{Method: "sendChatAction", Code: 403, Description: "Forbidden: bot was blocked by the user"}
+	assert.Equal(t, "typing chat:42 -> sendChatAction ok", FormatTypingTrace(adapter.TypingCall{Scope: "chat:42"}))
+	assert.Equal(t, "typing chat:42 -> sendChatAction failed: 403 Forbidden: bot was blocked by the user", FormatTypingTrace(adapter.TypingCall{Scope: "chat:42", Err: refused}))
+	assert.Equal(t, "typing chat:42 -> dropped (over typing_rate)", FormatTypingTrace(adapter.TypingCall{Scope: "chat:42", Dropped: true}))
+	assert.Equal(t, "typing chat:42 -> sendChatAction cut short (the app answered)",
+		FormatTypingTrace(adapter.TypingCall{Scope: "chat:42", Err: context.Canceled, CutShort: true}))
+	assert.Equal(t, "callback_query 99 -> no answer from the app after callback_answer_after: answerCallbackQuery ok", FormatCallbackAnswerTrace("99", nil))
 }
 
 func TestFormatLatency(t *testing.T) {

@@ -98,7 +98,8 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 	defer dev.Close()
 
 	fmt.Fprint(m.Stdout, redact(dev.Banner(cfg.PublicURL+"/send")))
-	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery, onSend: dev.OnSend})
+	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery, onSend: dev.OnSend,
+		onTyping: dev.OnTyping, onCallbackAnswer: dev.OnCallbackAnswer})
 	if err != nil {
 		log.Error("asgigram dev stopped", "error", err)
 		return ExitFailure

@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,4 +339,44 @@ func TestDevModeExplainsNonJSONReply(t *testing.T) {
 	waitTrace(t, p, `(?m)^update 1 telegram\.message chat:5 -> app 200 in \S+ -> nothing to send \(the 44-byte body is text/html; charset=utf-8, not application/json: ignored\)$`)
 	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
 	require.Equal(t, ExitOK, p.wait(10*time.Second))
+}
+
+// TestDevModeTracesTypingAndCallbackAnswers: with --typing-after and
+// --callback-answer-after, dev mode prints a trace line for each typing
+// call and for each callback query asgigram answered itself, and shows the
+// app's later answer as skipped.
+func TestDevModeTracesTypingAndCallbackAnswers(t *testing.T) {
+	var started atomic.Pointer[proc] // read by the app's goroutines
+	out := func() string { return started.Load().out.String() }
+	typed := regexp.MustCompile(`(?m)^typing chat:7 -> sendChatAction ok$`)
+	answered := regexp.MustCompile(`(?m)^callback_query \S+ -> no answer from the app after callback_answer_after: answerCallbackQuery ok$`)
+	a := newApp(t, func(w http.ResponseWriter, ev received) {
+		if ev.eventType() == "telegram.callback_query" {
+			var id string
+			_ = json.Unmarshal(ev.Event["id"], &id)
+			if !waitFor(5*time.Second, func() bool { return answered.MatchString(out()) }) {
+				t.Error("no trace line for asgigram's answer")
+			}
+			reply(w, map[string]any{"type": "telegram.answer_callback_query", "callback_query_id": id, "text": "late"})
+			return
+		}
+		if !waitFor(5*time.Second, func() bool { return typed.MatchString(out()) }) {
+			t.Error("no typing trace line")
+		}
+		reply(w, map[string]any{"type": "telegram.send_message", "text": "done", "reply_markup": map[string]any{
+			"inline_keyboard": [][]map[string]any{{{"text": "press", "callback_data": "x"}}},
+		}})
+	})
+	p := start(t, []string{"dev", a.srv.URL, "--listen", "127.0.0.1:0", "--typing-after", "100ms", "--callback-answer-after", "200ms"})
+	started.Store(p)
+	base := devBase(t, p)
+
+	code, raw := devCall(t, http.MethodPost, base+"/dev/chats/7/messages", `{"text":"think hard"}`)
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	waitTrace(t, p, `(?m)^update 1 telegram\.message chat:7 -> app 200 in \S+ -> sendMessage ok$`)
+
+	code, raw = devCall(t, http.MethodPost, base+"/dev/chats/7/callback", `{"data":"x"}`)
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	waitTrace(t, p, `(?m)^update 2 telegram\.callback_query chat:7 -> app 200 in \S+ -> answerCallbackQuery skipped \(asgigram had answered the query after callback_answer_after\)$`)
+	require.Equal(t, ExitOK, p.stop(10*time.Second))
 }

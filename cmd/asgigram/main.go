@@ -144,6 +144,10 @@ type runOptions struct {
 	onDelivery func(adapter.Trace)
 	// onSend is called after every /send request.
 	onSend func(adapter.SendTrace)
+	// onTyping is called for every typing call of typing_after, and
+	// onCallbackAnswer for every callback query asgigram answered itself.
+	onTyping         func(adapter.TypingCall)
+	onCallbackAnswer func(id string, err error)
 }
 
 // run wires the parts and runs them until ctx ends or one fails.
@@ -218,29 +222,34 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		}
 	}
 	ad = adapter.New(adapter.Options{
-		Telegram:             tg,
-		App:                  app,
-		SendURL:              publicURL + "/send",
-		SendToken:            cfg.SendToken,
-		PollTimeout:          cfg.PollTimeout,
-		AllowedUpdates:       cfg.AllowedUpdates,
-		MaxConcurrency:       cfg.MaxConcurrency,
-		ScopeIdleTimeout:     cfg.ScopeIdleTimeout,
-		MaxScopes:            cfg.MaxScopes,
-		SendTimeout:          cfg.SendTimeout,
-		ShutdownGrace:        cfg.ShutdownGrace,
-		Spool:                sp,
-		BotID:                cfg.BotID(),
-		SpoolMax:             cfg.SpoolMax,
-		SpoolMemory:          spoolMemory(cfg.SpoolMemory),
-		DeadLetterMax:        cfg.DeadletterMax,
-		Pacer:                pacer,
-		ChatQueue:            cfg.PacingQueue,
-		TypingAfter:          cfg.TypingAfter,
-		TypingRate:           cfg.TypingRate.PerSecond(),
-		OnTyping:             mx.Typing,
-		CallbackAnswerAfter:  cfg.CallbackAnswerAfter,
-		OnCallbackAnswer:     mx.CallbackAnswered,
+		Telegram:            tg,
+		App:                 app,
+		SendURL:             publicURL + "/send",
+		SendToken:           cfg.SendToken,
+		PollTimeout:         cfg.PollTimeout,
+		AllowedUpdates:      cfg.AllowedUpdates,
+		MaxConcurrency:      cfg.MaxConcurrency,
+		ScopeIdleTimeout:    cfg.ScopeIdleTimeout,
+		MaxScopes:           cfg.MaxScopes,
+		SendTimeout:         cfg.SendTimeout,
+		ShutdownGrace:       cfg.ShutdownGrace,
+		Spool:               sp,
+		BotID:               cfg.BotID(),
+		SpoolMax:            cfg.SpoolMax,
+		SpoolMemory:         spoolMemory(cfg.SpoolMemory),
+		DeadLetterMax:       cfg.DeadletterMax,
+		Pacer:               pacer,
+		ChatQueue:           cfg.PacingQueue,
+		TypingAfter:         cfg.TypingAfter,
+		TypingRate:          cfg.TypingRate.PerSecond(),
+		OnTyping:            both(mx.Typing, ro.onTyping),
+		CallbackAnswerAfter: cfg.CallbackAnswerAfter,
+		OnCallbackAnswer: func(id string, err error) {
+			mx.CallbackAnswered(id, err)
+			if ro.onCallbackAnswer != nil {
+				ro.onCallbackAnswer(id, err)
+			}
+		},
 		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               log.With("system", "adapter"),
@@ -321,4 +330,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 // none), capped to what an int holds on every platform.
 func spoolMemory(n int64) int {
 	return int(min(n, int64(math.MaxInt32)))
+}
+
+// both calls f, then g when it is set.
+func both[T any](f, g func(T)) func(T) {
+	if g == nil {
+		return f
+	}
+	return func(v T) {
+		f(v)
+		g(v)
+	}
 }
