@@ -221,35 +221,36 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 			ro.onDelivery(t)
 		}
 	}
+	onCallbackAnswer := func(id string, err error) {
+		mx.CallbackAnswered(id, err)
+		if ro.onCallbackAnswer != nil {
+			ro.onCallbackAnswer(id, err)
+		}
+	}
 	ad = adapter.New(adapter.Options{
-		Telegram:            tg,
-		App:                 app,
-		SendURL:             publicURL + "/send",
-		SendToken:           cfg.SendToken,
-		PollTimeout:         cfg.PollTimeout,
-		AllowedUpdates:      cfg.AllowedUpdates,
-		MaxConcurrency:      cfg.MaxConcurrency,
-		ScopeIdleTimeout:    cfg.ScopeIdleTimeout,
-		MaxScopes:           cfg.MaxScopes,
-		SendTimeout:         cfg.SendTimeout,
-		ShutdownGrace:       cfg.ShutdownGrace,
-		Spool:               sp,
-		BotID:               cfg.BotID(),
-		SpoolMax:            cfg.SpoolMax,
-		SpoolMemory:         spoolMemory(cfg.SpoolMemory),
-		DeadLetterMax:       cfg.DeadletterMax,
-		Pacer:               pacer,
-		ChatQueue:           cfg.PacingQueue,
-		TypingAfter:         cfg.TypingAfter,
-		TypingRate:          cfg.TypingRate.PerSecond(),
-		OnTyping:            both(mx.Typing, ro.onTyping),
-		CallbackAnswerAfter: cfg.CallbackAnswerAfter,
-		OnCallbackAnswer: func(id string, err error) {
-			mx.CallbackAnswered(id, err)
-			if ro.onCallbackAnswer != nil {
-				ro.onCallbackAnswer(id, err)
-			}
-		},
+		Telegram:             tg,
+		App:                  app,
+		SendURL:              publicURL + "/send",
+		SendToken:            cfg.SendToken,
+		PollTimeout:          cfg.PollTimeout,
+		AllowedUpdates:       cfg.AllowedUpdates,
+		MaxConcurrency:       cfg.MaxConcurrency,
+		ScopeIdleTimeout:     cfg.ScopeIdleTimeout,
+		MaxScopes:            cfg.MaxScopes,
+		SendTimeout:          cfg.SendTimeout,
+		ShutdownGrace:        cfg.ShutdownGrace,
+		Spool:                sp,
+		BotID:                cfg.BotID(),
+		SpoolMax:             cfg.SpoolMax,
+		SpoolMemory:          spoolMemory(cfg.SpoolMemory),
+		DeadLetterMax:        cfg.DeadletterMax,
+		Pacer:                pacer,
+		ChatQueue:            cfg.PacingQueue,
+		TypingAfter:          cfg.TypingAfter,
+		TypingRate:           cfg.TypingRate.PerSecond(),
+		OnTyping:             both(mx.Typing, ro.onTyping),
+		CallbackAnswerAfter:  cfg.CallbackAnswerAfter,
+		OnCallbackAnswer:     onCallbackAnswer,
 		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               log.With("system", "adapter"),
