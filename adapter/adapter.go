@@ -179,6 +179,10 @@ type Options struct {
 	// OnCallbackAnswer, when set, is called after every callback query
 	// asgigram answered itself, with the call's error. It must not block.
 	OnCallbackAnswer func(callbackQueryID string, err error)
+	// ReplyResults, when set, delivers the results of a reply body's calls
+	// as an asgigram.reply_result event to the same scope, right after the
+	// update answered (see docs/protocol.md "Results of body replies").
+	ReplyResults bool
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger
 	// OnDelivery, when set, is called after every finished delivery (the
@@ -702,6 +706,9 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	}
 	if dl.Kind == DeadSpool {
 		return fmt.Errorf("dead letter %d: %w: it is a damaged stored update (kind spool), there is no update to deliver again; show it, then drop it", id, ErrNotReplayable)
+	}
+	if dl.EventType == ReplyResultType {
+		return fmt.Errorf("dead letter %d: %w: it is the result of a reply (%s), whose calls were made; replaying the update would make them again; show it, then drop it", id, ErrNotReplayable, ReplyResultType)
 	}
 	u := Update{ID: dl.UpdateID, Epoch: dl.Epoch, Raw: dl.Update}
 	if len(u.Raw) == 0 {

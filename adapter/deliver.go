@@ -14,11 +14,28 @@ import (
 // deliver delivers one event and carries out its reply; a final failure
 // becomes a dead letter. It returns false when ctx ended before the delivery
 // finished (it will be delivered again).
+//
+// With Options.ReplyResults, the results of the reply's calls are delivered
+// next, as an asgigram.reply_result event in the same scope, before the
+// scope's next event: the scope stays locked, and the update counts as
+// finished (and leaves the spool) only once its result was delivered too.
 func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	s := a.reg.Acquire(ev.Scope)
 	defer a.reg.Release(s)
 	s.delivering.Lock()
 	defer s.delivering.Unlock()
+	ok, result := a.deliverIn(ctx, s, ev)
+	if !ok || result == nil {
+		return ok
+	}
+	ok, _ = a.deliverIn(ctx, s, *result)
+	return ok
+}
+
+// deliverIn delivers ev in its scope s, which the caller holds, and
+// carries out the reply. result is the reply_result event to deliver next
+// (nil: none).
+func (a *Adapter) deliverIn(ctx context.Context, s *Scope, ev Event) (ok bool, result *Event) {
 	// The scoped logger is built only when something is logged: With
 	// formats its attributes at once, on every delivery otherwise.
 	var scoped *slog.Logger
@@ -39,7 +56,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	resp, err := a.opt.App.Deliver(ctx, AppRequest{
 		UpdateID:  ev.UpdateID,
 		EventType: ev.Type,
-		WebhookID: a.webhookID(ev.UpdateID, ev.Epoch),
+		WebhookID: a.eventWebhookID(ev),
 		Body:      envelope(ev, s.Token(), a.opt.SendURL),
 	})
 	endTyping()
@@ -47,7 +64,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	tr.Status = resp.Status
 	if err != nil {
 		if ctx.Err() != nil {
-			return false
+			return false, nil
 		}
 		var de *DeliveryError
 		isDE := errors.As(err, &de)
@@ -62,7 +79,7 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 		}
 		a.bury(ev, dl, log())
 		a.trace(tr)
-		return true
+		return true, nil
 	}
 	if debug {
 		log().Debug("delivered", "status", resp.Status, "latency", tr.Latency.Round(time.Microsecond))
@@ -85,15 +102,20 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 		tr.Calls = calls
 		if err != nil {
 			if ctx.Err() != nil {
-				return false
+				return false, nil
 			}
 			log().Error("reply failed", "sent", len(results), "of", len(events), logErr, err)
 			tr.Err, tr.Failed = err, DeadReply
 			a.bury(ev, DeadLetter{Kind: DeadReply, Status: resp.Status, Reply: events, Error: err.Error(), Attempts: 1, FirstAttempt: start}, log())
 		}
+		if a.opt.ReplyResults && ev.Type != ReplyResultType {
+			// Never for a reply_result's own reply: no loop.
+			r := replyResultEvent(ev, results, calls, err, a.opt.Redact)
+			result = &r
+		}
 	}
 	a.trace(tr)
-	return true
+	return true, result
 }
 
 // bury keeps a dead letter for ev.
