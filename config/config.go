@@ -175,6 +175,9 @@ type Config struct {
 	// CallbackAnswerAfter answers a callback query the application left
 	// unanswered this long after it was fetched (0: off).
 	CallbackAnswerAfter time.Duration
+	// ReplyResults delivers the results of a reply body's calls as an
+	// asgigram.reply_result event after the update answered.
+	ReplyResults bool
 	// ShutdownGrace is the time given to work in flight on shutdown.
 	ShutdownGrace time.Duration
 	// LogLevel is one of debug, info, warn, error.

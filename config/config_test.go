@@ -831,7 +831,7 @@ func TestRedacted(t *testing.T) {
 		"shutdown_grace", "log_level", "log_format",
 		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
 		"spool_memory", "deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
-		"pacing_global_rate", "pacing_queue", "typing_after", "typing_rate", "callback_answer_after"}
+		"pacing_global_rate", "pacing_queue", "typing_after", "typing_rate", "callback_answer_after", "reply_results"}
 
 	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret-0123456789", "ASGIGRAM_APP_SECRET": testSecret,
 		"ASGIGRAM_ADMIN_TOKEN": "admin-secret-0123456789"}, testToken, testAppURL)

@@ -251,6 +251,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		OnTyping:             both(mx.Typing, ro.onTyping),
 		CallbackAnswerAfter:  cfg.CallbackAnswerAfter,
 		OnCallbackAnswer:     onCallbackAnswer,
+		ReplyResults:         cfg.ReplyResults,
 		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               log.With("system", "adapter"),
