@@ -48,6 +48,13 @@ type Position struct {
 //     (the poller appends, the workers read, a flusher removes, the admin
 //     API buries and replays dead letters).
 //
+// The results of reply bodies (Options.ReplyResults) need nothing of the
+// spool: a result is delivered from memory while its update's scope is
+// still held, and the update is removed only after its result was
+// delivered. A crash between the reply's calls and the result's delivery
+// delivers the update again after the restart (same webhook-id), then its
+// result; with spool: memory the batch is not confirmed before that.
+//
 // The dead letters (DeadLetters) are kept in the same store.
 type Spool interface {
 	DeadLetters
