@@ -707,9 +707,6 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	if dl.Kind == DeadSpool {
 		return fmt.Errorf("dead letter %d: %w: it is a damaged stored update (kind spool), there is no update to deliver again; show it, then drop it", id, ErrNotReplayable)
 	}
-	if dl.EventType == ReplyResultType {
-		return fmt.Errorf("dead letter %d: %w: it is the result of a reply (%s), whose calls were made; replaying the update would make them again; show it, then drop it", id, ErrNotReplayable, ReplyResultType)
-	}
 	u := Update{ID: dl.UpdateID, Epoch: dl.Epoch, Raw: dl.Update}
 	if len(u.Raw) == 0 {
 		return fmt.Errorf("dead letter %d holds no update to replay", id)

@@ -18,7 +18,9 @@ import (
 // With Options.ReplyResults, the results of the reply's calls are delivered
 // next, as an asgigram.reply_result event in the same scope, before the
 // scope's next event: the scope stays locked, and the update counts as
-// finished (and leaves the spool) only once its result was delivered too.
+// finished only once its result was delivered too. With a Spool the result
+// is stored first, as a record of its own (see Spool), and removed once
+// delivered.
 func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	s := a.reg.Acquire(ev.Scope)
 	defer a.reg.Release(s)
@@ -28,7 +30,23 @@ func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
 	if !ok || result == nil {
 		return ok
 	}
+	var seq uint64
+	if a.opt.Spool != nil {
+		var err error
+		seq, err = a.opt.Spool.Requeue(Update{ID: result.UpdateID, Epoch: result.Epoch, Raw: result.Raw})
+		if err != nil {
+			// Delivered from memory: a crash before it is delivered
+			// delivers the update again, then its result.
+			a.log.Error("could not store the result of a reply: delivering it from memory", logUpdateID, ev.UpdateID, logScope, ev.Scope.Key, logErr, err)
+			seq = 0
+		}
+	}
 	ok, _ = a.deliverIn(ctx, s, *result)
+	if ok && seq != 0 {
+		if err := a.opt.Spool.Remove([]uint64{seq}); err != nil {
+			a.log.Error("could not remove a delivered reply result from the spool: it will be delivered again after a restart", logUpdateID, ev.UpdateID, logErr, err)
+		}
+	}
 	return ok
 }
 

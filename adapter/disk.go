@@ -66,6 +66,8 @@ type pending struct {
 	batch *appendBatch
 	pos   int32
 	epoch uint32
+	// result: a reply_result's record (see Spool), not an update.
+	result bool
 }
 
 // appendBatch is a fetched batch whose Append may still be in progress.
@@ -124,14 +126,32 @@ func newDiskDelivery(stop, ctx context.Context, d deliveryDeps, c diskConfig) (*
 	q := &diskDelivery{d: d, c: c, stop: stop, ctx: ctx, scopes: make(map[string]*pendingScope)}
 	q.cond = sync.NewCond(&q.mu)
 	n := 0
+	var answered []uint64
 	err := c.spool.Scan(func(seq uint64, u Update) error {
-		key, _ := q.keyOf(u)
-		q.index(pending{seq: seq, id: u.ID, epoch: u.Epoch}, u.Raw, key)
+		key, typ := q.keyOf(u)
+		it := pending{seq: seq, id: u.ID, epoch: u.Epoch, result: typ == ReplyResultType}
+		if it.result {
+			if old, placed := q.indexResult(it, u.Raw, key); placed {
+				if old != 0 {
+					answered = append(answered, old)
+				} else {
+					n++
+				}
+				return nil
+			}
+		}
+		q.index(it, u.Raw, key)
 		n++
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(answered) > 0 {
+		// Their replies were carried out: only their results are left.
+		if err := c.spool.Remove(answered); err != nil {
+			d.log.Error("could not remove answered updates from the spool: they will be delivered again after a restart", "updates", len(answered), logErr, err)
+		}
 	}
 	if n > 0 {
 		d.log.Info("delivering updates left in the spool first", "updates", n)
@@ -191,6 +211,45 @@ func (q *diskDelivery) index(it pending, raw json.RawMessage, key string) {
 		q.ready = append(q.ready, key)
 		q.startWorkerLocked()
 	}
+}
+
+// indexResult places a stored reply_result found by the start-up scan (see
+// Spool): the process stopped after the reply's calls were made and before
+// the result was delivered. Its update, when still stored, is not to be
+// delivered again: the result takes its place in the scope's queue, and
+// indexResult returns the update's sequence number for removal. Else the
+// update was finished and the result (delivered or not) goes first in its
+// scope, where the update was, and indexResult returns 0. placed is
+// false when the scope has nothing queued: the caller indexes the result.
+// Callers hold no lock.
+func (q *diskDelivery) indexResult(it pending, raw json.RawMessage, key string) (answered uint64, placed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ps := q.scopes[key]
+	if ps == nil {
+		return 0, false
+	}
+	for i, old := range ps.items {
+		if old.result || old.id != it.id || old.epoch != it.epoch {
+			continue
+		}
+		q.hot -= len(old.raw)
+		if q.hot+len(raw) <= q.c.memory {
+			it.raw = bytes.Clone(raw)
+			q.hot += len(it.raw)
+		}
+		ps.items[i] = it
+		return old.seq, true
+	}
+	// The update was finished: the result goes before the scope's others.
+	ps.items = append([]pending{it}, ps.items...)
+	q.total++
+	q.d.pending.Add(1)
+	if q.hot+len(raw) <= q.c.memory {
+		ps.items[0].raw = bytes.Clone(raw)
+		q.hot += len(raw)
+	}
+	return 0, true
 }
 
 // put stores a fetched batch and indexes it. While the batch fits in the

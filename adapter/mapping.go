@@ -113,6 +113,9 @@ func (m *Mapper) mapUpdate(u Update, withEvent bool) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("update %d: %w: %v", u.ID, ErrNotAnUpdate, err)
 	}
+	if rr := jsonscan.Last(top, replyResultField); rr != nil {
+		return m.mapReplyResult(u, rr, withEvent)
+	}
 	field := ""
 	for _, f := range top {
 		k := string(f.Key) // no allocation: compared only

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/asgigram/asgigram/telegram"
@@ -21,6 +22,46 @@ const ReplyResultType = "asgigram.reply_result"
 // update's webhook-id and "-r", stable across retries and redeliveries.
 const replyResultSuffix = "-r"
 
+// replyResultField marks the record of a reply_result (see
+// replyResultRecord): no Telegram update has it (Update fields are
+// snake_case names without dots or a prefix of asgigram's).
+const replyResultField = "asgigram_reply_result"
+
+// replyResultRecord is a reply_result as an Update: the answered update's
+// identity, and the event with the update it answers under
+// replyResultField. It is what the spool stores of a result not yet
+// delivered (see Spool), and the update of its dead letter: Mapper.Map
+// turns it back into the reply_result event.
+func replyResultRecord(ev Event, eventJSON json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	b.Grow(len(eventJSON) + len(ev.Raw) + 64)
+	b.WriteString(`{"update_id":`)
+	b.WriteString(strconv.FormatInt(ev.UpdateID, 10))
+	b.WriteString(`,"` + replyResultField + `":{"event":`)
+	b.Write(eventJSON)
+	b.WriteString(`,"update":`)
+	b.Write(resultValue(ev.Raw))
+	b.WriteString(`}}`)
+	return b.Bytes()
+}
+
+// mapReplyResult maps the record of a reply_result: the scope is the
+// answered update's, the event the one stored.
+func (m *Mapper) mapReplyResult(u Update, rec json.RawMessage, withEvent bool) (Event, error) {
+	answered, err := m.mapUpdate(Update{ID: u.ID, Epoch: u.Epoch, Raw: nested(rec, "update")}, false)
+	if err != nil {
+		return Event{}, err
+	}
+	ev := Event{UpdateID: u.ID, Epoch: u.Epoch, Field: replyResultField, Type: ReplyResultType, Scope: answered.Scope, Raw: u.Raw}
+	if withEvent {
+		ev.JSON = nested(rec, "event")
+		if len(ev.JSON) == 0 || ev.JSON[0] != '{' {
+			return Event{}, fmt.Errorf("update %d: %w: a %s record without its event", u.ID, ErrNotAnUpdate, ReplyResultType)
+		}
+	}
+	return ev, nil
+}
+
 // eventWebhookID is the webhook-id of ev: its update's, or for a
 // reply_result that of the update it answers with replyResultSuffix.
 func (a *Adapter) eventWebhookID(ev Event) string {
@@ -35,8 +76,7 @@ func (a *Adapter) eventWebhookID(ev Event) string {
 // entry per call made or skipped, in order (results holds those that
 // succeeded or were skipped, calls every call made, a failed one last), and
 // the reply's failure when it failed (err). The event goes to ev's scope,
-// with ev's update_id and epoch; its Raw is ev's update (a dead letter of
-// the result keeps the update it answered).
+// with ev's update_id and epoch; its Raw is its record (replyResultRecord).
 func replyResultEvent(ev Event, results []json.RawMessage, calls []TraceCall, err error, redactText func(string) string) Event {
 	var b bytes.Buffer
 	b.WriteString(`{"type":"` + ReplyResultType + `","update_id":`)
@@ -78,10 +118,11 @@ func replyResultEvent(ev Event, results []json.RawMessage, calls []TraceCall, er
 	return Event{
 		UpdateID: ev.UpdateID,
 		Epoch:    ev.Epoch,
+		Field:    replyResultField,
 		Type:     ReplyResultType,
 		Scope:    ev.Scope,
 		JSON:     b.Bytes(),
-		Raw:      ev.Raw,
+		Raw:      replyResultRecord(ev, b.Bytes()),
 	}
 }
 

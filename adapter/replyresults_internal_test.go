@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -166,4 +167,71 @@ func TestReplyResultOfASkippedAnswer(t *testing.T) {
 	assert.JSONEq(t, `{"type":"asgigram.reply_result","update_id":3,"update_epoch":2,"answered_type":"telegram.callback_query","ok":true,
 		"results":[{"method":"answerCallbackQuery","ok":true,"skipped":"`+SkippedAnswered+`"}]}`, string(r.JSON))
 	assert.Equal(t, ReplyResultType, r.Type)
+}
+
+// TestDiskDeliveryResultsLeftInTheSpool: a reply_result stored and not
+// delivered when the process stopped takes its update's place in the
+// scope (the update, whose calls were made, is not delivered again but
+// removed), or goes first in its scope when the update was finished.
+func TestDiskDeliveryResultsLeftInTheSpool(t *testing.T) {
+	var m Mapper
+	record := func(u Update) Update {
+		ev, err := m.Map(u)
+		require.NoError(t, err)
+		r := replyResultEvent(ev, nil, nil, nil, func(s string) string { return s })
+		return Update{ID: u.ID, Raw: r.Raw}
+	}
+	sp := newFakeSpool()
+	seqs, err := sp.Append([]Update{msgUpdate(1, 1), msgUpdate(2, 1), msgUpdate(5, 2)}, Position{Offset: 6})
+	require.NoError(t, err)
+	_, err = sp.Requeue(record(msgUpdate(1, 1))) // its update still stored
+	require.NoError(t, err)
+	_, err = sp.Requeue(record(msgUpdate(4, 2))) // its update finished
+	require.NoError(t, err)
+
+	d := newDiskTest(t, diskSetup{maxConcurrency: 1, sp: sp})
+	assert.Equal(t, int64(4), d.pending.Load(), "two results and two updates wait")
+	got := map[string][]string{}
+	for range 4 {
+		s := d.f.next(t)
+		got[s.ev.Scope.Key] = append(got[s.ev.Scope.Key], fmt.Sprintf("%s %d", s.ev.Type, s.ev.UpdateID))
+		close(s.finish)
+	}
+	d.drain()
+	assert.Equal(t, map[string][]string{
+		chatScope(1): {"asgigram.reply_result 1", "telegram.message 2"},
+		chatScope(2): {"asgigram.reply_result 4", "telegram.message 5"},
+	}, got)
+	assert.Empty(t, sp.stored())
+	assert.Contains(t, sp.removedSeqs(), seqs[0], "the answered update is removed, not delivered")
+}
+
+// spoolCheckingApp records what the spool holds when the result arrives.
+type spoolCheckingApp struct {
+	resultsApp
+	sp           *fakeSpool
+	storedAtPost []int64
+}
+
+func (f *spoolCheckingApp) Deliver(ctx context.Context, req AppRequest) (AppResponse, error) {
+	if req.EventType == ReplyResultType {
+		f.storedAtPost = f.sp.stored()
+	}
+	return f.resultsApp.Deliver(ctx, req)
+}
+
+// TestReplyResultIsSpooled: with a spool, the result is stored before it
+// is delivered, and removed once delivered.
+func TestReplyResultIsSpooled(t *testing.T) {
+	sp := newFakeSpool()
+	app := &spoolCheckingApp{sp: sp, resultsApp: resultsApp{replies: map[string]string{
+		"telegram.message": `{"type":"telegram.send_message","text":"one"}`,
+	}}}
+	a := New(Options{Telegram: &resultsTelegram{}, App: app, ReplyResults: true, Spool: sp})
+	ev, err := a.mapper.Map(msgUpdate(41, 5))
+	require.NoError(t, err)
+	require.True(t, a.deliver(context.Background(), ev))
+	require.Len(t, app.requests(), 2)
+	assert.Equal(t, []int64{41}, app.storedAtPost, "the result's record is stored while it is delivered")
+	assert.Empty(t, sp.stored(), "and removed once delivered")
 }

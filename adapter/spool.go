@@ -48,12 +48,22 @@ type Position struct {
 //     (the poller appends, the workers read, a flusher removes, the admin
 //     API buries and replays dead letters).
 //
-// The results of reply bodies (Options.ReplyResults) need nothing of the
-// spool: a result is delivered from memory while its update's scope is
-// still held, and the update is removed only after its result was
-// delivered. A crash between the reply's calls and the result's delivery
-// delivers the update again after the restart (same webhook-id), then its
-// result; with spool: memory the batch is not confirmed before that.
+// The result of a reply body (Options.ReplyResults) is stored through the
+// same interface, so that it survives a crash between the reply's calls
+// and its delivery: once the calls were made, the adapter stores it with
+// Requeue as a record of its own, an Update with the answered update's
+// (epoch, update_id) and a member "asgigram_reply_result" that no Telegram
+// update has (holding the result event and the answered update), delivers
+// it at once while the scope is still held, then Removes it. Requeue, not
+// Append: the record shares its update's identity and must be stored even
+// while that update is (a second backend needs nothing else). The start-up
+// Scan sees such a record after its update (its sequence number is higher)
+// and possibly after later updates of the scope: the adapter puts it in its
+// update's place in the scope's queue and removes the update, whose calls
+// were made; when the update is gone, the record goes first in its scope.
+// A record delivered but not yet removed at a crash is delivered again,
+// with the same webhook-id. With spool: memory the result is delivered
+// from memory, in order, and the batch is confirmed only after it.
 //
 // The dead letters (DeadLetters) are kept in the same store.
 type Spool interface {
