@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,4 +105,64 @@ func TestReplyResults(t *testing.T) {
 			assert.Equal(t, 0, p.stop(10*time.Second))
 		})
 	}
+}
+
+// TestReplyResultSurvivesACrash: killed with SIGKILL after a reply's calls
+// and before its result was delivered, asgigram delivers the result after
+// the restart, first in its scope, without delivering the update again
+// (its calls are not made twice).
+func TestReplyResultSurvivesACrash(t *testing.T) {
+	fake, apiURL := newFake(t)
+	const chat = 7400000102
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	a := newApp(t, func(w http.ResponseWriter, ev received) {
+		switch {
+		case strings.Contains(ev.Path, "run=0") && ev.eventType() == "asgigram.reply_result":
+			held <- struct{}{}
+			<-release // killed meanwhile
+			w.WriteHeader(http.StatusNoContent)
+		case ev.text() == "first":
+			reply(w, map[string]any{"type": "telegram.send_message", "text": "hello"})
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	fake.AddUpdate("message", textMessage(chat, chat, 1, "first"))
+	fake.AddUpdate("message", textMessage(chat, chat, 2, "second"))
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("a-secret-key-of-32-bytes-length!"))
+	flags := []string{"--reply-results", "--app-secret", secret, "--data-dir", t.TempDir()}
+	p := startBot(t, apiURL, a.srv.URL+"/?run=0", flags...)
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the result was not delivered")
+	}
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	p.wait(10 * time.Second)
+	close(release)
+	require.Equal(t, []string{"hello"}, sentTexts(fake, chat), "the reply's call was made before the crash")
+	before := a.count()
+
+	p2 := startBot(t, apiURL, a.srv.URL+"/?run=1", flags...)
+	eventually(t, 10*time.Second, func() bool { return a.count() >= before+2 }, "the result and the next update delivered after the restart")
+	assert.Equal(t, 0, p2.stop(10*time.Second))
+	var run1 []received
+	for _, ev := range a.received() {
+		if strings.Contains(ev.Path, "run=1") {
+			run1 = append(run1, ev)
+		}
+	}
+	require.Len(t, run1, 2, "the answered update is not delivered again")
+	assert.Equal(t, "asgigram.reply_result", run1[0].eventType(), "the result first in its scope")
+	assert.Equal(t, fmt.Sprintf("tg-%d-%d-r", fake.Bot().ID, run1[0].UpdateID), run1[0].Header.Get("webhook-id"))
+	assert.Equal(t, "second", run1[1].text())
+	var rr replyResult
+	raw, err := json.Marshal(run1[0].Event)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &rr))
+	require.Len(t, rr.Results, 1, "%s", raw)
+	assert.True(t, rr.Results[0].OK)
+	assert.Contains(t, string(rr.Results[0].Result), `"text":"hello"`)
+	assert.Equal(t, []string{"hello"}, sentTexts(fake, chat), "the calls are not made again")
 }
