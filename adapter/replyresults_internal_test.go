@@ -235,3 +235,47 @@ func TestReplyResultIsSpooled(t *testing.T) {
 	assert.Equal(t, []int64{41}, app.storedAtPost, "the result's record is stored while it is delivered")
 	assert.Empty(t, sp.stored(), "and removed once delivered")
 }
+
+// failingResultApp answers an update with a call and fails every result.
+type failingResultApp struct{ resultsApp }
+
+func (f *failingResultApp) Deliver(ctx context.Context, req AppRequest) (AppResponse, error) {
+	resp, _ := f.resultsApp.Deliver(ctx, req)
+	if req.EventType == ReplyResultType {
+		return AppResponse{Status: 500}, &DeliveryError{Status: 500, Attempts: 3}
+	}
+	return resp, nil
+}
+
+// TestReplyResultDeadLetter: a result the app does not take is kept as a
+// dead letter whose update is the result's record, which maps back to the
+// same reply_result in the same scope (what a replay delivers).
+func TestReplyResultDeadLetter(t *testing.T) {
+	app := &failingResultApp{resultsApp{replies: map[string]string{
+		"telegram.message": `{"type":"telegram.send_message","text":"one"}`,
+	}}}
+	a := New(Options{Telegram: &resultsTelegram{}, App: app, ReplyResults: true})
+	ev, err := a.mapper.Map(msgUpdate(41, 5))
+	require.NoError(t, err)
+	require.True(t, a.deliver(context.Background(), ev))
+	reqs := app.requests()
+	require.Len(t, reqs, 2)
+
+	dls, err := a.DeadLetters()
+	require.NoError(t, err)
+	require.Len(t, dls, 1, "the result, not the update")
+	dl := dls[0]
+	assert.Equal(t, DeadDelivery, dl.Kind)
+	assert.Equal(t, ReplyResultType, dl.EventType)
+	assert.Equal(t, int64(41), dl.UpdateID)
+	again, err := a.mapper.Map(Update{ID: dl.UpdateID, Epoch: dl.Epoch, Raw: dl.Update})
+	require.NoError(t, err)
+	assert.Equal(t, ReplyResultType, again.Type)
+	assert.Equal(t, ev.Scope.Key, again.Scope.Key)
+	assert.JSONEq(t, string(ev.Scope.JSON), string(again.Scope.JSON))
+	var body struct {
+		Event json.RawMessage `json:"event"`
+	}
+	require.NoError(t, json.Unmarshal(reqs[1].Body, &body))
+	assert.JSONEq(t, string(body.Event), string(again.JSON), "the same event")
+}
