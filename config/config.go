@@ -178,6 +178,15 @@ type Config struct {
 	// ReplyResults delivers the results of a reply body's calls as an
 	// asgigram.reply_result event after the update answered.
 	ReplyResults bool
+	// LifecycleEvents delivers the scope and process lifecycle events
+	// (docs/protocol.md "Lifecycle events").
+	LifecycleEvents bool
+	// LifecycleURL receives asgigram.startup and asgigram.shutdown (""
+	// until validated: then app_url).
+	LifecycleURL string
+	// StartupTimeout bounds how long delivery waits for the application's
+	// 2xx answer to asgigram.startup.
+	StartupTimeout time.Duration
 	// ShutdownGrace is the time given to work in flight on shutdown.
 	ShutdownGrace time.Duration
 	// LogLevel is one of debug, info, warn, error.
@@ -263,6 +272,7 @@ func Default() Config {
 		PacingGlobalRate: limits.GlobalRate,
 		PacingQueue:      100,
 		TypingRate:       pacing.Rate{N: 10, Per: time.Second},
+		StartupTimeout:   30 * time.Second,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",

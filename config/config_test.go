@@ -146,6 +146,7 @@ func TestDefault(t *testing.T) {
 		PacingGlobalRate: pacing.Rate{N: 30, Per: time.Second},
 		PacingQueue:      100,
 		TypingRate:       pacing.Rate{N: 10, Per: time.Second},
+		StartupTimeout:   30 * time.Second,
 		ShutdownGrace:    15 * time.Second,
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -831,7 +832,8 @@ func TestRedacted(t *testing.T) {
 		"shutdown_grace", "log_level", "log_format",
 		"admin_token", "delete_webhook_on_start", "drop_pending_updates", "spool", "data_dir", "spool_max",
 		"spool_memory", "deadletter_max", "pacing", "pacing_chat_rate", "pacing_chat_burst", "pacing_group_rate",
-		"pacing_global_rate", "pacing_queue", "typing_after", "typing_rate", "callback_answer_after", "reply_results"}
+		"pacing_global_rate", "pacing_queue", "typing_after", "typing_rate", "callback_answer_after", "reply_results",
+		"lifecycle_events", "lifecycle_url", "startup_timeout"}
 
 	c, _, err := load(t, map[string]string{"ASGIGRAM_SEND_TOKEN": "send-secret-0123456789", "ASGIGRAM_APP_SECRET": testSecret,
 		"ASGIGRAM_ADMIN_TOKEN": "admin-secret-0123456789"}, testToken, testAppURL)

@@ -32,6 +32,11 @@ func (c *Config) Validate() error {
 	if _, err := checkURL("app_url", c.AppURL, true); err != nil {
 		return err
 	}
+	if c.LifecycleURL != "" {
+		if _, err := checkURL("lifecycle_url", c.LifecycleURL, true); err != nil {
+			return err
+		}
+	}
 	u, err := checkURL("api_url", c.APIURL, false)
 	if err != nil {
 		return err
@@ -100,6 +105,7 @@ func (c *Config) Validate() error {
 		{"pacing_queue", c.PacingQueue < 1, "must be at least 1, got %d"},
 		{"typing_after", c.TypingAfter < 0, "must not be negative, got %s"},
 		{"callback_answer_after", c.CallbackAnswerAfter < 0, "must not be negative, got %s"},
+		{"startup_timeout", c.StartupTimeout < 0, "must not be negative, got %s"},
 		{"shutdown_grace", c.ShutdownGrace < 0, "must not be negative, got %s"},
 	} {
 		if check.bad {
