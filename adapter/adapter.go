@@ -183,6 +183,21 @@ type Options struct {
 	// as an asgigram.reply_result event to the same scope, right after the
 	// update answered (see docs/protocol.md "Results of body replies").
 	ReplyResults bool
+	// LifecycleEvents delivers asgigram.scope_opened and
+	// asgigram.scope_closed in each scope's order (to ScopeEventsApp) and
+	// asgigram.startup and asgigram.shutdown (to LifecycleApp): see
+	// docs/protocol.md "Lifecycle events". Off, none of this happens.
+	LifecycleEvents bool
+	// ScopeEventsApp receives the scope events (nil: App), LifecycleApp
+	// startup and shutdown (nil: ScopeEventsApp). Each lifecycle request is
+	// made once: they should not retry.
+	ScopeEventsApp, LifecycleApp App
+	// StartupTimeout bounds how long delivery waits for a 2xx answer to
+	// asgigram.startup (0: one attempt).
+	StartupTimeout time.Duration
+	// OnLifecycle, when set, is called after every lifecycle event POST
+	// (the dev mode's trace). It must not block.
+	OnLifecycle func(Trace)
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger
 	// OnDelivery, when set, is called after every finished delivery (the
@@ -258,7 +273,8 @@ type Adapter struct {
 	log      *slog.Logger
 	reg      *Registry
 	exec     *Executor
-	typing   *typing // nil: typing_after is off
+	typing   *typing    // nil: typing_after is off
+	life     *lifecycle // nil: lifecycle_events is off
 	mapper   Mapper
 	delivery delivery // memoryDelivery or diskDelivery (spool)
 	dead     DeadLetters
@@ -349,6 +365,9 @@ func New(opt Options) *Adapter {
 		a.typing.onCall = opt.OnTyping
 		a.exec.chatAction = a.typing.appAction
 	}
+	if opt.LifecycleEvents {
+		a.life = newLifecycle(opt, a.reg)
+	}
 	if opt.Spool != nil {
 		a.dead = opt.Spool
 	} else {
@@ -401,8 +420,6 @@ func (a *Adapter) Run(ctx context.Context) error {
 		defer cb.stop()
 	}
 
-	defer a.startSweeping()()
-
 	// Deliveries continue after ctx ends, for the grace minus a budget kept
 	// for the final confirming getUpdates (Telegram may hold a repeated
 	// offset for up to 3 s).
@@ -414,6 +431,16 @@ func (a *Adapter) Run(ctx context.Context) error {
 		time.AfterFunc(grace-confirmBudget, cancelDeliver)
 	})
 	defer stopTimer()
+
+	if l := a.life; l != nil {
+		l.ctx, l.botID, l.bot = deliverCtx, me.ID, meRaw
+		// Delivery starts once the application took asgigram.startup.
+		if !l.startup(ctx) {
+			a.log.Info("stopped before the application took asgigram.startup")
+			return nil
+		}
+	}
+	defer a.startSweeping()()
 
 	deps := deliveryDeps{
 		deliver:        a.deliver,
@@ -450,6 +477,9 @@ func (a *Adapter) Run(ctx context.Context) error {
 		defer t.Stop()
 	}
 	a.delivery.drain()
+	if a.life != nil {
+		a.life.shutdown(deliverCtx)
+	}
 	if err != nil {
 		return err
 	}

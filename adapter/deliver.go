@@ -22,10 +22,11 @@ import (
 // is stored first, as a record of its own (see Spool), and removed once
 // delivered.
 func (a *Adapter) deliver(ctx context.Context, ev Event) bool {
-	s := a.reg.Acquire(ev.Scope)
-	defer a.reg.Release(s)
-	s.delivering.Lock()
-	defer s.delivering.Unlock()
+	s := a.acquire(ctx, ev) // and scope_opened first, with lifecycle events
+	if s == nil {
+		return false
+	}
+	defer a.release(ctx, s, ev)
 	ok, result := a.deliverIn(ctx, s, ev)
 	if !ok || result == nil {
 		return ok

@@ -36,6 +36,21 @@ type Scope struct {
 	// scope at a time, whatever path it came by (a replay, say).
 	delivering sync.Mutex
 
+	// Guarded by delivering, with lifecycle events (see lifecycle.go):
+	// opened says scope_opened was sent (scope_closed is sent only then),
+	// gone that the scope was closed while a delivery waited for it, and
+	// lastScope is the scope object of its latest event, for scope_closed.
+	opened, gone bool
+	lastScope    []byte
+	// closeReason and newChatID are set when an event closed the scope.
+	closeReason string
+	newChatID   int64
+	// Set at creation, with lifecycle events: opens is n of the webhook-id
+	// (the opens of this key so far), after ends when the scope_closed of
+	// the key's previous scope was delivered (nil: none pending).
+	opens int
+	after <-chan struct{}
+
 	// Guarded by Registry.mu.
 	lastActive time.Time
 	inflight   int
@@ -57,6 +72,14 @@ type Registry struct {
 	max     int
 	idle    time.Duration
 	now     func() time.Time
+	// closed, when set, is called (under mu: it must not block) for every
+	// scope dropped, with the reason (CloseIdle, CloseEvicted, ...), and
+	// returns a channel closed once the scope's scope_closed is done; a
+	// scope of the same key created meanwhile waits for it. It also
+	// counts the opens of each key. Nil: no lifecycle events.
+	closed  func(s *Scope, reason string) <-chan struct{}
+	opens   map[string]int
+	closing map[string]<-chan struct{}
 	// peak is the most scopes or dead tokens held since the maps were last
 	// rebuilt: Go maps never shrink, so Sweep rebuilds them once they hold
 	// far fewer entries than that.
@@ -102,6 +125,11 @@ func (r *Registry) Acquire(ref ScopeRef) *Scope {
 		s = &Scope{ScopeRef: ref}
 		s.JSON = nil // each event carries its own scope object: keep no copy
 		s.token, s.hash = newToken()
+		if r.closed != nil {
+			r.opens[ref.Key]++
+			s.opens = r.opens[ref.Key]
+			s.after = r.closing[ref.Key]
+		}
 		r.byKey[ref.Key] = s
 		r.byToken[s.hash] = s
 		s.elem = r.lru.PushFront(s)
@@ -167,7 +195,7 @@ func (r *Registry) Sweep() int {
 			break
 		}
 		if s.inflight == 0 {
-			r.dropLocked(s, now)
+			r.dropLocked(s, now, CloseIdle)
 			n++
 		}
 		e = prev
@@ -214,7 +242,7 @@ func (r *Registry) shrinkLocked() {
 func (r *Registry) evictLocked() {
 	for e := r.lru.Back(); e != nil; e = e.Prev() {
 		if s := e.Value.(*Scope); s.inflight == 0 {
-			r.dropLocked(s, r.now())
+			r.dropLocked(s, r.now(), CloseEvicted)
 			return
 		}
 	}
@@ -222,7 +250,11 @@ func (r *Registry) evictLocked() {
 	// drop one; the delivery's concurrency bound keeps this small.
 }
 
-func (r *Registry) dropLocked(s *Scope, now time.Time) {
+func (r *Registry) dropLocked(s *Scope, now time.Time, reason string) {
+	if r.closed != nil {
+		done := r.closed(s, reason)
+		r.closing[s.Key] = done
+	}
 	delete(r.byKey, s.Key)
 	delete(r.byToken, s.hash)
 	r.lru.Remove(s.elem)
@@ -234,5 +266,39 @@ func (r *Registry) dropLocked(s *Scope, now time.Time) {
 		f := r.deadQ.Front()
 		delete(r.dead, f.Value.([32]byte))
 		r.deadQ.Remove(f)
+	}
+}
+
+// closeDone forgets the pending scope_closed of key, once done is closed,
+// unless a later one took its place.
+func (r *Registry) closeDone(key string, done <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing[key] == done {
+		delete(r.closing, key)
+	}
+}
+
+// Close drops s at once, whatever is in flight (a scope the bot was
+// removed from, or a group that became a supergroup), for reason.
+func (r *Registry) Close(s *Scope, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.elem != nil {
+		r.dropLocked(s, r.now(), reason)
+	}
+}
+
+// CloseAll drops every live scope with nothing in flight, for reason.
+func (r *Registry) CloseAll(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for e := r.lru.Back(); e != nil; {
+		prev := e.Prev()
+		if s := e.Value.(*Scope); s.inflight == 0 {
+			r.dropLocked(s, now, reason)
+		}
+		e = prev
 	}
 }
