@@ -221,6 +221,10 @@ func (d *Dev) OnTyping(c adapter.TypingCall) { d.println(FormatTypingTrace(c)) }
 // answered itself. It is the adapter's OnCallbackAnswer hook.
 func (d *Dev) OnCallbackAnswer(id string, err error) { d.println(FormatCallbackAnswerTrace(id, err)) }
 
+// OnLifecycle prints the trace line of a lifecycle event. It is the
+// adapter's OnLifecycle hook.
+func (d *Dev) OnLifecycle(t adapter.Trace) { d.println(FormatLifecycleTrace(t)) }
+
 func (d *Dev) println(line string) {
 	line = d.opt.Redact(line)
 	d.outMu.Lock()

@@ -106,6 +106,25 @@ func FormatCallbackAnswerTrace(id string, err error) string {
 	return "callback_query " + id + " -> no answer from the app after callback_answer_after: answerCallbackQuery " + CallOutcome(err)
 }
 
+// FormatLifecycleTrace renders a lifecycle event POST (lifecycle_events):
+//
+//	asgigram.scope_closed chat:42 (idle) -> 200 in 3ms
+//	asgigram.startup -> 503 in 1ms: not delivered (best effort)
+func FormatLifecycleTrace(t adapter.Trace) string {
+	line := t.Type
+	if t.Scope != "" {
+		line += " " + t.Scope
+	}
+	if t.Note != "" {
+		line += " (" + t.Note + ")"
+	}
+	line += " -> " + strconv.Itoa(t.Status) + " in " + FormatLatency(t.Latency)
+	if t.Err != nil {
+		line += ": not delivered (best effort): " + oneLine(t.Err.Error())
+	}
+	return line
+}
+
 // CallError describes a failed Bot API call: "400 Bad Request: ..." when
 // Telegram refused it, else the error text.
 func CallError(err error) string {

@@ -99,7 +99,7 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 
 	fmt.Fprint(m.Stdout, redact(dev.Banner(cfg.PublicURL+"/send")))
 	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery, onSend: dev.OnSend,
-		onTyping: dev.OnTyping, onCallbackAnswer: dev.OnCallbackAnswer})
+		onTyping: dev.OnTyping, onCallbackAnswer: dev.OnCallbackAnswer, onLifecycle: dev.OnLifecycle})
 	if err != nil {
 		log.Error("asgigram dev stopped", "error", err)
 		return ExitFailure

@@ -148,6 +148,8 @@ type runOptions struct {
 	// onCallbackAnswer for every callback query asgigram answered itself.
 	onTyping         func(adapter.TypingCall)
 	onCallbackAnswer func(id string, err error)
+	// onLifecycle is called after every lifecycle event POST.
+	onLifecycle func(adapter.Trace)
 }
 
 // run wires the parts and runs them until ctx ends or one fails.
@@ -205,6 +207,26 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		MaxBody:     cfg.SendBodyLimit,
 		UserAgent:   ua,
 	})
+	// The lifecycle events are made once each (best effort): clients of
+	// their own, without retries.
+	var scopeEvents, lifecycleApp adapter.App
+	if cfg.LifecycleEvents {
+		once := func(url string) adapter.App {
+			return httpapp.NewClient(httpapp.ClientOptions{
+				URL:         url,
+				SecretKey:   cfg.AppSecretKey,
+				Timeout:     cfg.AppTimeout,
+				MaxAttempts: 1,
+				MaxBody:     cfg.SendBodyLimit,
+				UserAgent:   ua,
+			})
+		}
+		scopeEvents = once(cfg.AppURL)
+		lifecycleApp = scopeEvents
+		if cfg.LifecycleURL != "" {
+			lifecycleApp = once(cfg.LifecycleURL)
+		}
+	}
 	var pacer adapter.Pacer
 	if cfg.Pacing {
 		pacer = pacing.New(pacing.Config{
@@ -252,6 +274,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		CallbackAnswerAfter:  cfg.CallbackAnswerAfter,
 		OnCallbackAnswer:     onCallbackAnswer,
 		ReplyResults:         cfg.ReplyResults,
+		LifecycleEvents:      cfg.LifecycleEvents,
+		ScopeEventsApp:       scopeEvents,
+		LifecycleApp:         lifecycleApp,
+		StartupTimeout:       cfg.StartupTimeout,
+		OnLifecycle:          ro.onLifecycle,
 		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               log.With("system", "adapter"),
