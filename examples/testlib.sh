@@ -90,10 +90,10 @@ listen_url() {
   sed -n 's/^listening on \(http:.*\)$/\1/p' "$1"
   return "$ok"
 }
-# start_dev APP_URL: start `asgigram dev` in front of APP_URL in the
+# start_dev APP_URL [FLAG...]: start `asgigram dev` in front of APP_URL in the
 # background (it reads ASGIGRAM_APP_SECRET), logging to $tmp/dev.log.
 start_dev() {
-  "$bin" dev "$1" --listen 127.0.0.1:0 >"$tmp/dev.log" 2>&1 &
+  "$bin" dev "$1" --listen 127.0.0.1:0 "${@:2}" >"$tmp/dev.log" 2>&1 &
   pids+=($!)
 }
 # wait_dev: wait up to 10 s for asgigram dev to listen; set dev to its URL,

@@ -41,6 +41,23 @@ again) is not given to the instance twice. Instances idle for --idle-timeout (as
 scope_idle_timeout, 15 min: its token is dead by then) are cancelled, and
 at most --max-instances are kept.
 
+With asgigram's lifecycle_events on (docs/protocol.md "Lifecycle events"):
+
+- asgigram.startup runs the ASGI lifespan protocol's startup (the app gets
+  {"type": "lifespan.startup"} in a scope {"type": "lifespan"}); the answer is
+  204 once the app sent lifespan.startup.complete, 500 on
+  lifespan.startup.failed (asgigram asks again until its startup_timeout).
+  An application that raises on the lifespan scope does not support it: it
+  is left alone and startup is answered 204 (as is one that returns, or
+  says nothing for --ack-timeout). asgigram.shutdown sends
+  {"type": "lifespan.shutdown"} and waits for lifespan.shutdown.complete.
+- asgigram.scope_closed gives the scope's instance (found through the
+  token of asgigram.scope_opened) {"type": "telegram.disconnect",
+  "reason": "idle"|"evicted"|"shutdown"|"bot_blocked"|"migrated"} as its
+  last event, then cancels it if it has not returned, so that the
+  application can clean up. asgigram.scope_opened itself reaches no
+  application: the instance is still created at the scope's first event.
+
 ASGIGRAM_APP_SECRET (whsec_<base64>), when set, makes the shim check every
 event's Standard Webhooks signature (401 otherwise).
 """
@@ -211,6 +228,105 @@ class Instance:
                 future.set_exception(error)
 
 
+class Lifespan:
+    """The ASGI lifespan protocol, driven by asgigram.startup and
+    asgigram.shutdown: one application call per startup, with scope
+    {"type": "lifespan"}, that lives until shutdown."""
+
+    def __init__(self, shim):
+        self.shim = shim
+        self.task = None
+        self.queue = None
+        self.answer = None  # the future of the app's answer to the message in hand
+        self.supported = True
+        self.started = False
+
+    async def receive(self):
+        return await self.queue.get()
+
+    async def send(self, message):
+        kind = message.get("type", "")
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(message)
+        if kind.endswith(".failed"):
+            log.error("lifespan: %s: %s", kind, message.get("message", ""))
+        else:
+            log.info("lifespan: %s", kind)
+
+    async def run(self):
+        scope = {"type": "lifespan", "asgi": self.shim.asgi_version(), "state": {}}
+        try:
+            if self.shim.asgi3:
+                await self.shim.app(scope, self.receive, self.send)
+            else:
+                await self.shim.app(scope)(self.receive, self.send)
+            if self.answer is not None and not self.answer.done():
+                # Returned without answering startup: no lifespan support.
+                self.supported = False
+                log.info("lifespan: not supported by the application (it returned): left alone")
+                self.answer.set_result(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            if not self.started:
+                # Raising before answering startup means: no lifespan
+                # support (as uvicorn's "auto" mode takes it).
+                self.supported = False
+                log.info("lifespan: not supported by the application (%s): left alone", type(err).__name__)
+            else:
+                log.exception("lifespan: the application raised")
+            if self.answer is not None and not self.answer.done():
+                self.answer.set_result(None)
+
+    async def _ask(self, message):
+        loop = asyncio.get_running_loop()
+        self.answer = loop.create_future()
+        self.queue.put_nowait(message)
+        done, _ = await asyncio.wait({self.answer, self.task}, timeout=self.shim.ack_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self.answer.done():
+            return self.answer.result()
+        return None  # the app returned, or took too long
+
+    async def startup(self):
+        """Answers asgigram.startup: (204, None) once started, 500 if the
+        application says startup failed."""
+        if not self.supported or (self.task is not None and not self.task.done() and self.started):
+            return 204, None  # not supported, or already started (asgigram restarted)
+        self.queue = asyncio.Queue()
+        self.task = asyncio.create_task(self.run(), name="asgi lifespan")
+        answer = await self._ask({"type": "lifespan.startup"})
+        if answer is None and self.supported:
+            # It took the message and said nothing within ack_timeout: an
+            # application that ignores what it does not know. Left alone.
+            log.warning("lifespan: no answer to lifespan.startup within %.0fs: taken as not supported",
+                        self.shim.ack_timeout)
+            self.supported = False
+            self.task.cancel()
+            self.task = None
+        if not self.supported:
+            return 204, None
+        if answer.get("type") != "lifespan.startup.complete":
+            self.task.cancel()
+            self.task = None
+            return 500, {"ok": False, "description": "lifespan.startup.failed: " + answer.get("message", "")}
+        self.started = True
+        return 204, None
+
+    async def shutdown(self):
+        """Answers asgigram.shutdown: lifespan.shutdown, waited for."""
+        if self.task is None or self.task.done() or not self.started:
+            return 204, None
+        self.started = False
+        await self._ask({"type": "lifespan.shutdown"})
+        task, self.task = self.task, None
+        try:
+            await asyncio.wait_for(task, self.shim.ack_timeout)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            task.cancel()
+        return 204, None
+
+
 class Shim:
     """Receives asgigram's events and runs them through an ASGI application."""
 
@@ -235,6 +351,8 @@ class Shim:
         self.secret_key = secret_key
         self.sender = sender
         self.instances = collections.OrderedDict()  # token -> Instance, least recently active first
+        self.tokens = {}  # scope key -> token, from asgigram.scope_opened
+        self.lifespan = Lifespan(self)
 
     async def handle_event(self, headers, body):
         """Handles one POSTed event; returns (HTTP status, JSON answer or None)."""
@@ -242,6 +360,12 @@ class Shim:
             return 401, {"ok": False, "description": "invalid or missing signature"}
         try:
             payload = json.loads(body)
+            lifecycle_type = payload["event"]["type"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"ok": False, "description": "not an asgigram event"}
+        if isinstance(lifecycle_type, str) and lifecycle_type.startswith("asgigram."):
+            return await self.handle_lifecycle(payload)
+        try:
             scope, event, token = payload["scope"], payload["event"], payload["token"]
             send_url, update_id = payload["send_url"], payload.get("update_id")
             event_type = event["type"]
@@ -269,6 +393,39 @@ class Shim:
         except Exception as err:
             return 500, {"ok": False, "description": f"the application raised {type(err).__name__}"}
         return 204, None
+
+    async def handle_lifecycle(self, payload):
+        """Handles asgigram's lifecycle events (lifecycle_events)."""
+        event = payload["event"]
+        kind = event["type"]
+        if kind == "asgigram.startup":
+            return await self.lifespan.startup()
+        if kind == "asgigram.shutdown":
+            return await self.lifespan.shutdown()
+        if kind == "asgigram.scope_opened":
+            if payload.get("token"):
+                self.tokens[event.get("scope_key")] = payload["token"]
+            return 204, None
+        if kind == "asgigram.scope_closed":
+            token = self.tokens.pop(event.get("scope_key"), None)
+            instance = self.instances.get(token) if token else None
+            if instance is not None:
+                await self.disconnect(instance, event.get("reason", ""))
+            return 204, None
+        return 204, None  # a lifecycle event this shim does not know
+
+    async def disconnect(self, instance, reason):
+        """Gives instance telegram.disconnect as its last event, waits (up to
+        ack_timeout) for it to take it, then cancels it if it goes on."""
+        self.forget(instance)
+        log.info("application instance for %s disconnected (%s)", instance.name, reason)
+        done = instance.deliver(None, {"type": "telegram.disconnect", "reason": reason})
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self.ack_timeout)
+        except (asyncio.TimeoutError, Exception):
+            pass
+        if not instance.task.done():
+            instance.task.cancel()
 
     def asgi_version(self):
         return {"version": "3.0" if self.asgi3 else "2.0", "spec_version": "1.0"}
@@ -300,6 +457,7 @@ class Shim:
                     instance.task.cancel()
 
     async def close(self):
+        await self.lifespan.shutdown()
         tasks = [instance.task for instance in self.instances.values()]
         for task in tasks:
             task.cancel()

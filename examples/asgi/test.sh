@@ -3,6 +3,7 @@
 # asgigram, run unchanged by asgigram_shim.py behind `asgigram dev`, once
 # per ASGI style (ASGI 3, ASGI 2 class, ASGI 2 function), with signed
 # events. Checks the replies in GET /dev/chats/{id}, polled with a deadline.
+# Then, with --lifecycle-events, the ASGI lifespan and the disconnects.
 # Runs the shim's unit tests (test_shim.py) first.
 #
 #   examples/asgi/test.sh     (ASGIGRAM=/path/to/asgigram skips the build)
@@ -65,6 +66,36 @@ for target in echo_app:application echo_app:LegacyApplication echo_app:legacy_ap
   [ "$failed" -eq "$failed_before" ] || logs
   stop_all # this pair, before the next style
 done
+
+# --- lifecycle events: ASGI lifespan, and a disconnect when a scope closes -------
+(cd "$here" && exec python3 asgigram_shim.py echo_app:application --listen 127.0.0.1:0) >"$tmp/app.log" 2>&1 &
+pids+=($!)
+started=true
+app=$(listen_url "$tmp/app.log") || started=false
+if $started; then
+  start_dev "$app" --lifecycle-events
+  dev_pid=${pids[-1]}
+  wait_dev || started=false
+fi
+check "lifecycle: the shim and asgigram dev --lifecycle-events start" $started
+if $started; then
+  failed_before=$failed
+  check "lifecycle: asgigram.startup runs the app's lifespan startup" until_ok 5 grep -q "echo_app: started up" "$tmp/app.log"
+  id=$(say 42 hello)
+  check "lifecycle: events reach the app as before" last_reply_is 42 'echo #1: hello' "$id"
+  say 43 hi >/dev/null
+  curl -s "$dev/dev/updates" -d '{"my_chat_member":{"chat":{"id":43,"type":"private"},"from":{"id":43,"is_bot":false,"first_name":"Ann"},"date":1781340000,"old_chat_member":{"status":"member","user":{"id":1000000001,"is_bot":true,"first_name":"Dev"}},"new_chat_member":{"status":"kicked","until_date":0,"user":{"id":1000000001,"is_bot":true,"first_name":"Dev"}}}}' >"$tmp/out.json"
+  check "lifecycle: a blocked bot's chat gets telegram.disconnect (bot_blocked)" \
+    until_ok 5 grep -q "chat 43 closed (bot_blocked) after 1 messages" "$tmp/app.log"
+  check "lifecycle: dev mode traces the scope events" until_ok 5 grep -q "asgigram.scope_closed chat:43 (bot_blocked) -> 204" "$tmp/dev.log"
+  kill "$dev_pid" 2>/dev/null || true
+  wait "$dev_pid" 2>/dev/null || true
+  check "lifecycle: on shutdown the other chat gets telegram.disconnect (shutdown)" \
+    grep -q "chat 42 closed (shutdown) after 1 messages" "$tmp/app.log"
+  check "lifecycle: asgigram.shutdown runs the app's lifespan shutdown" grep -q "echo_app: shut down" "$tmp/app.log"
+  [ "$failed" -eq "$failed_before" ] || logs
+fi
+stop_all
 
 # --- the signature is checked (a shim started with the secret) --------------------
 (cd "$here" && exec python3 asgigram_shim.py echo_app:application --listen 127.0.0.1:0) >"$tmp/app.log" 2>&1 &

@@ -184,6 +184,86 @@ class ShimTest(unittest.IsolatedAsyncioTestCase):
         old = dict(headers, **{"webhook-timestamp": str(int(time.time()) - 3600)})
         self.assertEqual((await shim.handle_event(old, body))[0], 401)
 
+    async def test_scope_closed_disconnects_the_scopes_instance(self):
+        received = []
+
+        async def app(scope, receive, send):
+            while True:
+                event = await receive()
+                received.append((scope["chat"]["id"], event["type"], event.get("reason")))
+                if event["type"] == "telegram.disconnect":
+                    return
+
+        shim = self.make(app)
+        opened = {"scope": {"type": "telegram", "chat": {"id": 42}},
+                  "event": {"type": "asgigram.scope_opened", "scope_key": "chat:42", "opens": 1},
+                  "token": "a", "send_url": "http://127.0.0.1:1/send"}
+        self.assertEqual(await shim.handle_event({}, json.dumps(opened).encode()), (204, None))
+        self.assertEqual(received, [], "scope_opened reaches no application")
+        await shim.handle_event({}, event_body("a", 42, "one", 1))
+        await shim.handle_event({}, event_body("b", 43, "other", 2))
+        closed = {"scope": {"type": "telegram", "chat": {"id": 42}},
+                  "event": {"type": "asgigram.scope_closed", "scope_key": "chat:42", "reason": "idle"}}
+        self.assertEqual(await shim.handle_event({}, json.dumps(closed).encode()), (204, None))
+        self.assertEqual(received, [(42, "telegram.message", None), (43, "telegram.message", None),
+                                    (42, "telegram.disconnect", "idle")])
+        self.assertEqual(list(shim.instances), ["b"], "the closed scope's instance is gone")
+        # A close of a scope without an instance is fine too.
+        self.assertEqual(await shim.handle_event({}, json.dumps(closed).encode()), (204, None))
+
+    async def test_lifespan_startup_and_shutdown(self):
+        messages = []
+
+        async def app(scope, receive, send):
+            if scope["type"] != "lifespan":
+                return
+            while True:
+                message = await receive()
+                messages.append(message["type"])
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+        shim = self.make(app)
+        startup = json.dumps({"event": {"type": "asgigram.startup", "bot": {"id": 1}}}).encode()
+        shutdown = json.dumps({"event": {"type": "asgigram.shutdown", "bot": {"id": 1}}}).encode()
+        self.assertEqual(await shim.handle_event({}, startup), (204, None))
+        self.assertEqual(await shim.handle_event({}, startup), (204, None), "a second startup is no second lifespan")
+        self.assertEqual(await shim.handle_event({}, shutdown), (204, None))
+        self.assertEqual(messages, ["lifespan.startup", "lifespan.shutdown"])
+
+    async def test_lifespan_startup_failed_is_500(self):
+        calls = []
+
+        async def app(scope, receive, send):
+            await receive()
+            calls.append(scope["type"])
+            if len(calls) == 1:
+                await send({"type": "lifespan.startup.failed", "message": "no database"})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+
+        shim = self.make(app)
+        startup = json.dumps({"event": {"type": "asgigram.startup", "bot": {"id": 1}}}).encode()
+        with self.assertLogs("asgigram_shim", "ERROR"):
+            status, answer = await shim.handle_event({}, startup)
+        self.assertEqual(status, 500)
+        self.assertIn("no database", answer["description"])
+        self.assertEqual(await shim.handle_event({}, startup), (204, None), "asked again, it starts")
+
+    async def test_lifespan_not_supported_is_left_alone(self):
+        for app in (echo_app.LegacyApplication, echo_app.legacy_application):
+            with self.subTest(app.__name__):
+                shim = self.make(app, ack_timeout=0.2)
+                startup = json.dumps({"event": {"type": "asgigram.startup", "bot": {"id": 1}}}).encode()
+                self.assertEqual(await shim.handle_event({}, startup), (204, None))
+                self.assertFalse(shim.lifespan.supported)
+                self.assertEqual(await shim.handle_event({}, event_body()), (204, None), "events still work")
+                await shim.close()
+
     async def test_bad_body(self):
         self.assertEqual((await self.make(echo_app.application).handle_event({}, b"nope"))[0], 400)
 
