@@ -102,6 +102,13 @@ func TestFormatTypingAndCallbackAnswerTraces(t *testing.T) {
 	assert.Equal(t, "callback_query 99 -> no answer from the app after callback_answer_after: answerCallbackQuery ok", FormatCallbackAnswerTrace("99", nil))
 }
 
+func TestFormatLifecycleTrace(t *testing.T) {
+	assert.Equal(t, "asgigram.scope_closed chat:42 (idle) -> 204 in 3ms",
+		FormatLifecycleTrace(adapter.Trace{Type: "asgigram.scope_closed", Scope: "chat:42", Note: "idle", Status: 204, Latency: 3 * time.Millisecond}))
+	assert.Equal(t, "asgigram.startup -> 503 in 1ms: not delivered (best effort): application answered 503",
+		FormatLifecycleTrace(adapter.Trace{Type: "asgigram.startup", Status: 503, Latency: time.Millisecond, Err: errors.New("application answered 503")}))
+}
+
 func TestFormatLatency(t *testing.T) {
 	assert.Equal(t, "412µs", FormatLatency(412*time.Microsecond+300))
 	assert.Equal(t, "3ms", FormatLatency(3*time.Millisecond+200*time.Microsecond))
