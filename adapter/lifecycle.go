@@ -73,6 +73,8 @@ func newLifecycle(opt Options, reg *Registry) *lifecycle {
 	if l.proc == nil {
 		l.proc = l.app
 	}
+	// One count per scope key seen since start (the n of the webhook-ids):
+	// a few dozen bytes per chat, for the life of the process.
 	reg.opens = make(map[string]int)
 	reg.closing = make(map[string]<-chan struct{})
 	reg.closed = l.closed
@@ -184,7 +186,7 @@ func (l *lifecycle) closed(s *Scope, reason string) <-chan struct{} {
 			reason = s.closeReason
 		}
 		ev := closedEvent{Type: EventScopeClosed, ScopeKey: s.Key, Reason: reason, NewChatID: s.newChatID}
-		l.post(ctx, l.app, s.Key, l.webhookID(s.Key, "close", s.opens), envelopeOf(s.lastScope, ev, "", ""))
+		l.post(ctx, l.app, EventScopeClosed, s.Key, reason, l.webhookID(s.Key, "close", s.opens), envelopeOf(s.lastScope, ev, "", ""))
 	}()
 	return done
 }
@@ -192,7 +194,7 @@ func (l *lifecycle) closed(s *Scope, reason string) <-chan struct{} {
 // opened delivers s's scope_opened, holding its delivery lock.
 func (l *lifecycle) opened(ctx context.Context, s *Scope, scope json.RawMessage) {
 	ev := openedEvent{Type: EventScopeOpened, ScopeKey: s.Key, Opens: s.opens}
-	l.post(ctx, l.app, s.Key, l.webhookID(s.Key, "open", s.opens), envelopeOf(scope, ev, s.Token(), l.sendURL))
+	l.post(ctx, l.app, EventScopeOpened, s.Key, "", l.webhookID(s.Key, "open", s.opens), envelopeOf(scope, ev, s.Token(), l.sendURL))
 }
 
 // webhookID is asg-<bot id>-<scope key>-<open|close>-<n>.
@@ -231,26 +233,20 @@ func envelopeOf(scope json.RawMessage, event any, token, sendURL string) []byte 
 	return b
 }
 
-// post makes one lifecycle request; a failure is logged. It reports
-// whether the application answered 2xx.
-func (l *lifecycle) post(ctx context.Context, app App, key, id string, body []byte) bool {
-	var typ struct {
-		Event struct {
-			Type   string `json:"type"`
-			Reason string `json:"reason"`
-		} `json:"event"`
-	}
-	_ = json.Unmarshal(body, &typ)
+// post makes one lifecycle request of type typ (about scope key, for a
+// reason); a failure is logged. It reports whether the application
+// answered 2xx.
+func (l *lifecycle) post(ctx context.Context, app App, typ, key, reason, id string, body []byte) bool {
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
-		l.log.Warn("lifecycle event not delivered: stopping", logEvent, typ.Event.Type, logScope, key)
+		l.log.Warn("lifecycle event not delivered: stopping", logEvent, typ, logScope, key)
 		return false
 	}
 	start := time.Now()
-	resp, err := app.Deliver(ctx, AppRequest{EventType: typ.Event.Type, WebhookID: id, Body: body})
+	resp, err := app.Deliver(ctx, AppRequest{EventType: typ, WebhookID: id, Body: body})
 	<-l.sem
-	tr := Trace{Type: typ.Event.Type, Scope: key, Status: resp.Status, Latency: time.Since(start), Err: err, Note: typ.Event.Reason}
+	tr := Trace{Type: typ, Scope: key, Status: resp.Status, Latency: time.Since(start), Err: err, Note: reason}
 	if err != nil {
 		var de *DeliveryError
 		if errors.As(err, &de) {
@@ -258,7 +254,7 @@ func (l *lifecycle) post(ctx context.Context, app App, key, id string, body []by
 		}
 		tr.Failed = DeadDelivery
 		l.log.Warn("lifecycle event not delivered (best effort: not kept as a dead letter)",
-			logEvent, typ.Event.Type, logScope, key, "webhook_id", id, logErr, err)
+			logEvent, typ, logScope, key, "webhook_id", id, logErr, err)
 	}
 	if l.onTrace != nil {
 		l.onTrace(tr)
@@ -274,7 +270,7 @@ func (l *lifecycle) startup(ctx context.Context) bool {
 	deadline := time.Now().Add(l.startupTimeout)
 	b := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for {
-		if l.post(ctx, l.proc, "", id, body) {
+		if l.post(ctx, l.proc, EventStartup, "", "", id, body) {
 			return true
 		}
 		if ctx.Err() != nil {
@@ -298,5 +294,5 @@ func (l *lifecycle) shutdown(ctx context.Context) {
 	l.reg.CloseAll(CloseShutdown)
 	l.closes.Wait()
 	id := "asg-" + strconv.FormatInt(l.botID, 10) + "-shutdown-" + strconv.FormatInt(l.start, 10)
-	l.post(ctx, l.proc, "", id, envelopeOf(nil, processEvent{Type: EventShutdown, Bot: l.bot}, "", ""))
+	l.post(ctx, l.proc, EventShutdown, "", "", id, envelopeOf(nil, processEvent{Type: EventShutdown, Bot: l.bot}, "", ""))
 }
