@@ -69,6 +69,12 @@ func countType(evs []received, typ string) int {
 // token; on SIGTERM each scope is closed after its last event (reason
 // shutdown, no token), and asgigram.shutdown comes last.
 func TestLifecycleOpenedFirstClosedOnShutdown(t *testing.T) {
+	for _, mode := range []string{"disk", "memory"} {
+		t.Run(mode, func(t *testing.T) { testLifecycleOpenedFirstClosedOnShutdown(t, mode) })
+	}
+}
+
+func testLifecycleOpenedFirstClosedOnShutdown(t *testing.T, mode string) {
 	fake, apiURL := newFake(t)
 	a := newApp(t, nil)
 	const chatA, chatB = 7100000001, 7100000002
@@ -76,7 +82,7 @@ func TestLifecycleOpenedFirstClosedOnShutdown(t *testing.T) {
 		fake.AddUpdate("message", textMessage(chatA, chatA, i+1, fmt.Sprint("a", i)))
 		fake.AddUpdate("message", textMessage(chatB, chatB, i+1, fmt.Sprint("b", i)))
 	}
-	p := startLifecycle(t, apiURL, a.srv.URL, "--lifecycle-url", a.srv.URL+"/lifespan")
+	p := startLifecycle(t, apiURL, a.srv.URL, "--lifecycle-url", a.srv.URL+"/lifespan", "--spool", mode)
 	eventually(t, 10*time.Second, func() bool { return countType(a.received(), "telegram.message") == 6 }, "6 messages delivered")
 	require.Equal(t, 0, p.stop(20*time.Second))
 
