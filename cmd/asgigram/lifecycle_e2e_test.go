@@ -272,3 +272,20 @@ func TestLifecycleOffChangesNothing(t *testing.T) {
 	require.Equal(t, 0, p.stop(20*time.Second))
 	assert.Equal(t, []string{"telegram.message"}, types(a.received()))
 }
+
+// TestDevModeTracesLifecycleEvents: dev --lifecycle-events delivers the
+// lifecycle events to the app and shows each in the trace.
+func TestDevModeTracesLifecycleEvents(t *testing.T) {
+	a := newApp(t, nil)
+	p := start(t, []string{"dev", a.srv.URL, "--listen", "127.0.0.1:0", "--lifecycle-events"})
+	base := devBase(t, p)
+	code, raw := devCall(t, http.MethodPost, base+"/dev/chats/7/messages", `{"text":"hi"}`)
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	waitTrace(t, p, `(?m)^asgigram\.startup -> 204 in \S+$`)
+	waitTrace(t, p, `(?m)^asgigram\.scope_opened chat:7 -> 204 in \S+$`)
+	require.Equal(t, 0, p.stop(20*time.Second))
+	assert.Regexp(t, `(?m)^asgigram\.scope_closed chat:7 \(shutdown\) -> 204 in \S+$`, p.out.String())
+	assert.Regexp(t, `(?m)^asgigram\.shutdown -> 204 in \S+$`, p.out.String())
+	assert.Equal(t, []string{"asgigram.startup", "asgigram.scope_opened", "telegram.message", "asgigram.scope_closed shutdown", "asgigram.shutdown"},
+		types(a.received()))
+}
