@@ -179,6 +179,14 @@ func (l *lifecycle) closed(s *Scope, reason string) <-chan struct{} {
 		s.delivering.Lock()
 		defer s.delivering.Unlock()
 		s.gone = true
+		if s.after != nil {
+			// Never opened (its delivery ended first): the key's next
+			// scope still waits for the previous close, through this one.
+			select {
+			case <-s.after:
+			case <-ctx.Done():
+			}
+		}
 		if !s.opened {
 			return // nothing was opened: nothing to close
 		}
