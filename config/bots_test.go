@@ -85,8 +85,20 @@ func TestBotsErrors(t *testing.T) {
 		field string
 		want  string
 	}{
-		{name: "two entries", body: "bots:\n" + entry + entry, field: "bots",
-			want: "has 2 entries, but one asgigram process runs one bot"},
+		{name: "two entries of one name", body: "bots:\n" + entry + entry, field: `bots[1] (name "shop"): name`,
+			want: "is also the name of bots[0]"},
+		{name: "one token twice", body: "bots:\n" + entry + "  - name: news\n    token: " + testToken + "\n    app_url: " + testAppURL + "\n",
+			field: `bots[1] (name "news"): token`, want: `is also the token of bots[0] (name "shop")`},
+		{name: "two tokens of one bot", body: "bots:\n" + entry + "  - name: news\n    token: 123456789:AAEother-secret_value\n    app_url: " + testAppURL + "\n",
+			field: `bots[1] (name "news"): token`, want: "names bot 123456789"},
+		{name: "one send_token for two bots", body: "send_token: 0123456789abcdef0123\nbots:\n" + entry + "  - name: news\n    token: " + otherToken + "\n    app_url: " + testAppURL + "\n",
+			field: `bots[1] (name "news"): send_token`, want: `is also the send_token of bots[0] (name "shop")`},
+		{name: "upper-case name", body: "bots:\n  - name: Shop\n", field: "bots[0]: name", want: "lower-case letters"},
+		{name: "long name", body: "bots:\n  - name: " + strings.Repeat("a", 33) + "\n", field: "bots[0]: name", want: "1 to 32"},
+		{name: "second entry's app_url", body: "bots:\n" + entry + "  - name: news\n    token: " + otherToken + "\n    app_url: ftp://x/\n",
+			field: `bots[1] (name "news"): app_url`, want: "must be an absolute http"},
+		{name: "second entry without app_url", body: "bots:\n" + entry + "  - name: news\n    token: " + otherToken + "\n",
+			field: `bots[1] (name "news"): app_url`, want: "missing"},
 		{name: "empty", body: "bots: []\n", field: "bots", want: "is empty"},
 		{name: "not a list", body: "bots: shop\n", field: "bots", want: "expected a list"},
 		{name: "top-level token", body: "token: " + testToken + "\nbots:\n" + entry, field: "token",
@@ -114,5 +126,70 @@ func TestBotsErrors(t *testing.T) {
 			_, _, err := load(t, tt.env, args...)
 			wantFieldErr(t, err, tt.field, tt.want)
 		})
+	}
+}
+
+// otherToken is a second bot's token.
+const otherToken = "987654321:AAEanother-Token_value"
+
+// TestSeveralBots: a bots: list of several entries gives one whole Config
+// per bot in Bots, each with the global settings, the top-level values of
+// the others and its entry's overrides; the secrets of every bot are
+// secrets of the whole.
+func TestSeveralBots(t *testing.T) {
+	body := `listen: 127.0.0.1:9999
+app_timeout: 3s
+app_url: ` + testAppURL + `
+bots:
+  - name: shop
+    token: ` + testToken + `
+    send_token: shop-send-token-0123456789
+    spool: memory
+  - name: news
+    token: ` + otherToken + `
+    app_url: http://127.0.0.1:9/news
+    app_timeout: 7s
+    max_concurrency: 2
+`
+	c, _, err := load(t, nil, "--config", writeFile(t, "c.yaml", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Bots) != 2 {
+		t.Fatalf("Bots = %d, want 2", len(c.Bots))
+	}
+	if c.Token != "" || c.BotName != "" || c.Listen != "127.0.0.1:9999" {
+		t.Errorf("top level: token set %v, name %q, listen %q", c.Token != "", c.BotName, c.Listen)
+	}
+	shop, news := c.Bots[0], c.Bots[1]
+	for _, tt := range []struct {
+		what      string
+		got, want any
+	}{
+		{"shop's name", shop.BotName, "shop"},
+		{"shop's token", shop.Token, testToken},
+		{"shop's app_url", shop.AppURL, testAppURL},
+		{"shop's app_timeout", shop.AppTimeout, 3 * time.Second},
+		{"shop's spool", shop.Spool, "memory"},
+		{"shop's send_token", shop.SendToken, "shop-send-token-0123456789"},
+		{"news's name", news.BotName, "news"},
+		{"news's token", news.Token, otherToken},
+		{"news's app_url", news.AppURL, "http://127.0.0.1:9/news"},
+		{"news's app_timeout", news.AppTimeout, 7 * time.Second},
+		{"news's max_concurrency", news.MaxConcurrency, 2},
+		{"news's spool", news.Spool, "disk"},
+		{"news's send_token", news.SendToken, ""},
+		{"news's listen", news.Listen, "127.0.0.1:9999"},
+		{"news's public_url", news.PublicURL, "http://127.0.0.1:9999"},
+	} {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.what, tt.got, tt.want)
+		}
+	}
+	secrets := strings.Join(c.Secrets(), " ")
+	for _, s := range []string{testToken, otherToken, "shop-send-token-0123456789"} {
+		if !strings.Contains(secrets, s) {
+			t.Errorf("Secrets() lacks one of a bot's secrets")
+		}
 	}
 }

@@ -216,3 +216,39 @@ func TestSpoolLocationReadsTheBotsEntry(t *testing.T) {
 		t.Errorf("SpoolLocation = %q, %d", dataDir, botID)
 	}
 }
+
+// TestDeadLettersBot: --bot names the bot whose dead letters asgigram
+// deadletters addresses; with a config file of several bots it is
+// required and must be one of them.
+func TestDeadLettersBot(t *testing.T) {
+	const admin = "admin-secret-0123456789"
+	several := "admin_token: " + admin + "\napp_url: " + testAppURL + "\nbots:\n  - name: shop\n    token: " + testToken + "\n  - name: news\n    token: 987654321:AAEanother-Token_value\n"
+	file := writeFile(t, "c.yaml", several)
+	c, _, err := loadDeadLetters(t, nil, "list", "--config", file, "--bot", "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BotName != "news" {
+		t.Errorf("BotName = %q, want news", c.BotName)
+	}
+	_, _, err = loadDeadLetters(t, nil, "list", "--config", file)
+	wantFieldErr(t, err, "bot", "runs 2 bots (shop, news): name one with --bot")
+	_, _, err = loadDeadLetters(t, nil, "list", "--config", file, "--bot", "blog")
+	wantFieldErr(t, err, "bot", `"blog" is not a bot of the config file`)
+	c, _, err = loadDeadLetters(t, map[string]string{"ASGIGRAM_ADMIN_TOKEN": admin}, "list", "--bot", "blog")
+	if err != nil || c.BotName != "blog" {
+		t.Errorf("without a file, --bot blog: %q, %v", c.BotName, err)
+	}
+	_, _, err = loadDeadLetters(t, map[string]string{"ASGIGRAM_ADMIN_TOKEN": admin}, "list", "--bot", "../x")
+	wantFieldErr(t, err, "bot", "is not the name of a bot")
+}
+
+func TestSpoolLocationOfSeveralBots(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	file := writeFile(t, "c.yaml", "data_dir: "+dir+"\napp_url: "+testAppURL+"\nbots:\n  - name: shop\n    token: "+testToken+"\n  - name: news\n    token: 987654321:AAEanother-Token_value\n")
+	dataDir, botID, err := config.SpoolLocation(file)
+	if err != nil || dataDir != dir || botID != 0 {
+		t.Errorf("SpoolLocation = %q, %d, %v; want the data_dir and no bot id", dataDir, botID, err)
+	}
+}

@@ -58,6 +58,14 @@ type Config struct {
 	// BotName is the name of the bot's entry in the config file's bots:
 	// list, empty when the bot is given at the top level (token, app_url).
 	BotName string
+	// Bots are the bots of a config file whose bots: list has more than
+	// one entry, each a whole validated Config (the global settings, the
+	// top-level values of the others, the entry's overrides), in the order
+	// of the file. The process runs them all; Token, TokenFile and BotName
+	// of the Config that holds them are empty, and its other settings of
+	// scope both are those of the first bot. Nil otherwise: the Config is
+	// the one bot's.
+	Bots []Config
 	// AppURL is the application's URL: every update is POSTed to it.
 	AppURL string
 	// APIURL is the Bot API base URL, without a trailing slash. It may carry
@@ -294,14 +302,17 @@ func DefaultDataDir() string {
 }
 
 // Secrets returns the values of the secret settings (the bot token,
-// app_secret, send_token, admin_token) that are set: what no log line,
-// error or stored text may show.
+// app_secret, send_token, admin_token) that are set, those of every bot of
+// Bots included: what no log line, error or stored text may show.
 func (c Config) Secrets() []string {
 	var out []string
 	for _, s := range settings {
 		if v, ok := s.field(&c).(*string); ok && s.secret && *v != "" {
 			out = append(out, *v)
 		}
+	}
+	for _, b := range c.Bots {
+		out = append(out, b.Secrets()...)
 	}
 	return out
 }

@@ -22,7 +22,8 @@ import (
 // else checked. Errors about a setting are *FieldError.
 //
 // A config file may give the bot in a bots: list of one entry instead of
-// the top-level token and app_url (see applyBots).
+// the top-level token and app_url, or several bots in a longer list: each
+// is then a Config of Bots (see applyBots).
 func Load(args []string, stderr io.Writer) (Config, error) {
 	spec := commandSpec{
 		name: "asgigram", cmd: cmdDaemon, positional: []string{"token", "app_url"},
@@ -34,20 +35,42 @@ func Load(args []string, stderr io.Writer) (Config, error) {
 		return l.c, err
 	}
 	c := l.c
-	bot, err := applyBots(l.v, &c)
-	if err != nil {
-		return Config{}, err
-	}
-	if c.Token != "" && c.TokenFile != "" {
-		return Config{}, bot.fieldErr(fieldErr("token_file", "cannot be combined with token: give only one of them"))
-	}
 	if l.verbose > 0 {
 		c.LogLevel = "debug"
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, bot.fieldErr(err)
+	entries, bots, err := applyBots(l.v, &c)
+	if err != nil {
+		return Config{}, err
 	}
+	if bots == nil {
+		if err := validateBot(botEntry{}, &c); err != nil {
+			return Config{}, err
+		}
+		return c, nil
+	}
+	for i := range bots {
+		if err := validateBot(entries[i], &bots[i]); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := checkBots(entries, bots); err != nil {
+		return Config{}, err
+	}
+	if len(bots) == 1 {
+		return bots[0], nil
+	}
+	c = bots[0]
+	c.Token, c.TokenFile, c.BotName, c.Bots = "", "", "", bots
 	return c, nil
+}
+
+// validateBot validates the Config of one bot, the entry b of bots: or
+// the top level (zero b).
+func validateBot(b botEntry, c *Config) error {
+	if c.Token != "" && c.TokenFile != "" {
+		return b.fieldErr(fieldErr("token_file", "cannot be combined with token: give only one of them"))
+	}
+	return b.fieldErr(c.Validate())
 }
 
 // LoadDev builds the configuration of asgigram dev from args (after
@@ -112,12 +135,14 @@ func devDefault(token string) Config {
 // LoadDeadLetters builds the configuration of asgigram deadletters from
 // args (after "deadletters"), the environment and the config file named by
 // --config or ASGIGRAM_CONFIG: listen, admin_url (derived from listen when
-// not given) and admin_token, which it requires. It returns the arguments
-// that are not flags (the command and its ID) even with an error, so that
-// the caller can answer a bare "asgigram deadletters" with its usage. With
-// -h or --help it returns ErrHelp and writes nothing.
+// not given) and admin_token, which it requires, and --bot NAME as
+// BotName: the entry of bots: whose dead letters it addresses (required
+// when the file's bots: list has more than one entry). It returns the
+// arguments that are not flags (the command and its ID) even with an
+// error, so that the caller can answer a bare "asgigram deadletters" with
+// its usage. With -h or --help it returns ErrHelp and writes nothing.
 func LoadDeadLetters(args []string, stderr io.Writer) (Config, []string, error) {
-	spec := commandSpec{name: "asgigram deadletters", cmd: cmdDeadLetters, configEnv: true}
+	spec := commandSpec{name: "asgigram deadletters", cmd: cmdDeadLetters, configEnv: true, bot: true}
 	l, err := loadSettings(spec, Default(), args, stderr)
 	if err != nil {
 		return Config{}, l.rest, err
@@ -131,10 +156,41 @@ func LoadDeadLetters(args []string, stderr io.Writer) (Config, []string, error) 
 	} else if c.AdminURL, err = checkURL("admin_url", c.AdminURL, false); err != nil {
 		return Config{}, l.rest, err
 	}
+	if c.BotName, err = deadLettersBot(l); err != nil {
+		return Config{}, l.rest, err
+	}
 	if c.AdminToken == "" {
 		return Config{}, l.rest, fieldErr("admin_token", "missing: set %s (or --admin-token, or admin_token in the config file) to the running asgigram's admin_token", envName("admin_token"))
 	}
 	return c, l.rest, nil
+}
+
+// deadLettersBot returns the bot asgigram deadletters addresses: --bot,
+// checked against the names of the config file's bots: list when it has
+// one. Without --bot, a list of several bots is an error.
+func deadLettersBot(l loaded) (string, error) {
+	var names []string
+	if l.v != nil && l.v.InConfig(botsKey) {
+		list, _ := l.v.Get(botsKey).([]any)
+		for _, raw := range list {
+			if item, ok := raw.(map[string]any); ok {
+				if n, ok := item["name"].(string); ok {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	switch {
+	case l.bot == "" && len(names) > 1:
+		return "", fieldErr("bot", "missing: the config file runs %d bots (%s): name one with --bot", len(names), strings.Join(names, ", "))
+	case l.bot == "":
+		return "", nil
+	case !validBotName(l.bot):
+		return "", fieldErr("bot", "%q is not the name of a bot: names are 1 to %d lower-case letters, digits, '-' and '_'", l.bot, maxBotName)
+	case names != nil && !slices.Contains(names, l.bot):
+		return "", fieldErr("bot", "%q is not a bot of the config file: its bots are %s", l.bot, strings.Join(names, ", "))
+	}
+	return l.bot, nil
 }
 
 // commandSpec says how a command takes its settings.
@@ -150,6 +206,7 @@ type commandSpec struct {
 	configEnv bool
 	verbose   bool // -v, --verbose
 	version   bool // --version
+	bot       bool // --bot NAME, an entry of bots: (loaded.bot)
 	// usage is written to stderr on -h; nil writes nothing.
 	usage func() string
 }
@@ -160,6 +217,7 @@ type loaded struct {
 	v       *viper.Viper
 	rest    []string
 	verbose int
+	bot     string // --bot
 }
 
 // loadSettings reads the settings of spec's command from args, the
@@ -194,6 +252,10 @@ func loadSettings(spec commandSpec, def Config, args []string, stderr io.Writer)
 	if spec.verbose {
 		verbose = fs.CountP("verbose", "v", "log at debug level")
 	}
+	bot := new(string)
+	if spec.bot {
+		bot = fs.String("bot", "", "the bot of the config file's bots: list to address")
+	}
 	version := new(bool)
 	if spec.version {
 		version = fs.Bool("version", false, "print the version and exit")
@@ -205,7 +267,7 @@ func loadSettings(spec commandSpec, def Config, args []string, stderr io.Writer)
 		}
 		return loaded{}, fmt.Errorf("config: %w (see %s --help)", err, spec.name)
 	}
-	l := loaded{rest: fs.Args(), verbose: *verbose}
+	l := loaded{rest: fs.Args(), verbose: *verbose, bot: *bot}
 	if *version {
 		l.c = def
 		l.c.Version = true

@@ -11,7 +11,8 @@ import (
 // the config file at path (ASGIGRAM_CONFIG when path is empty), the
 // ASGIGRAM_* environment and the defaults, by the same settings table as
 // Load (the keys whose commands include spool: token, token_file,
-// data_dir; the token may be in the file's bots: list). It is for
+// data_dir; the token may be in the file's bots: list; with several bots
+// there, the bot id is 0). It is for
 // `asgigram spool`, which needs nothing else: the settings a running
 // asgigram requires (app_url, ...) are not asked for. Its errors never
 // contain the token.
@@ -42,9 +43,21 @@ func SpoolLocation(path string) (dataDir string, botID int64, err error) {
 			return "", 0, err
 		}
 	}
-	bot, err := applyBots(v, &c)
+	entries, bots, err := applyBots(v, &c)
 	if err != nil {
 		return "", 0, err
+	}
+	var bot botEntry
+	if len(bots) == 1 {
+		bot, c = entries[0], bots[0]
+	} else if len(bots) > 1 {
+		// Several bots, several spools: the bot id is the caller's to
+		// give (asgigram spool --bot-id).
+		c.Spool = "disk"
+		if err := c.validateSpool(); err != nil {
+			return "", 0, err
+		}
+		return c.DataDir, 0, nil
 	}
 	if c.Token != "" && c.TokenFile != "" {
 		return "", 0, bot.fieldErr(fieldErr("token_file", "cannot be combined with token: give only one of them"))
