@@ -748,21 +748,38 @@ func (a *Adapter) ReplayDeadLetter(id uint64) error {
 	return a.dead.DropDeadLetter(id)
 }
 
-// Principal is who a /send acts for: a live scope, or (zero value) the
-// holder of the send_token.
-type Principal struct{ scope *Scope }
+// Principal is who a /send acts for: a live scope, or (no scope) the
+// holder of the send_token, of the Adapter whose Authorize resolved it.
+type Principal struct {
+	scope *Scope
+	by    *Adapter
+}
+
+// Adapter returns the Adapter whose Authorize resolved p: the bot p may
+// act as (nil for the zero Principal). A server of several bots routes p's
+// requests to it.
+func (p Principal) Adapter() *Adapter { return p.by }
+
+// owns refuses a Principal that another Adapter resolved, so that a token
+// of one bot never acts as another: ErrUnknownToken.
+func (a *Adapter) owns(p Principal) error {
+	if p.by != nil && p.by != a {
+		return ErrUnknownToken
+	}
+	return nil
+}
 
 // Authorize resolves a /send token: a live scope's token, or the send_token.
 // Errors: ErrUnknownToken, ErrExpiredToken. A scope token counts as activity.
 func (a *Adapter) Authorize(token string) (Principal, error) {
 	if st := a.opt.SendToken; st != "" && subtle.ConstantTimeCompare([]byte(st), []byte(token)) == 1 {
-		return Principal{}, nil
+		return Principal{by: a}, nil
 	}
 	s, err := a.reg.Lookup(token)
 	if err != nil {
 		return Principal{}, err
 	}
-	return Principal{scope: s}, nil
+	return Principal{scope: s, by: a}, nil
 }
 
 // Arrive takes the next place in arrival order for a /send request, when
@@ -776,9 +793,13 @@ func (a *Adapter) Arrive() *Arrival { return a.exec.order.arrive() }
 // Send carries out events for p at once, without waiting behind the scope's
 // delivery in flight, within SendTimeout. Its calls to each chat take their
 // place in that chat's order as the request that arrived as arr (nil:
-// arriving now). Errors: ErrShuttingDown, *InvalidEventError, *CallError
-// (with the results so far).
+// arriving now). Errors: ErrShuttingDown, ErrUnknownToken (p is another
+// Adapter's), *InvalidEventError, *CallError (with the results so far).
 func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []json.RawMessage) ([]json.RawMessage, error) {
+	if err := a.owns(p); err != nil {
+		arr.Done()
+		return nil, err
+	}
 	if a.closed.Load() {
 		arr.Done()
 		return nil, ErrShuttingDown

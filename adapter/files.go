@@ -117,8 +117,13 @@ func (e *Executor) executeFilesArrived(ctx context.Context, arr *Arrival, s *Sco
 // within SendTimeout, in its chat's order as the request that arrived as arr
 // (see Arrive; nil: arriving now). A top-level parameter "attach://<name>"
 // is replaced by the file named name, sent as that parameter; other files
-// keep their names. Errors: ErrShuttingDown, *InvalidEventError, *CallError.
+// keep their names. Errors: ErrShuttingDown, ErrUnknownToken (p is another
+// Adapter's), *InvalidEventError, *CallError.
 func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
+	if err := a.owns(p); err != nil {
+		arr.Done()
+		return nil, err
+	}
 	if a.closed.Load() {
 		arr.Done()
 		return nil, ErrShuttingDown
@@ -130,12 +135,16 @@ func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, even
 
 // OpenFile looks fileID up with getFile (within SendTimeout) and opens its
 // download from Telegram; ctx bounds the download. The caller must close the
-// Download's Body. Any principal may download: a scope token or the
-// send_token authorised the request. Errors: ErrShuttingDown, ErrNoFilePath,
+// Download's Body. Any principal of this Adapter may download: a scope
+// token or the send_token authorised the request. Errors: ErrShuttingDown,
+// ErrUnknownToken (p is another Adapter's), ErrNoFilePath,
 // *telegram.Error (getFile refused, e.g. 400 "Bad Request: invalid
 // file_id", or the download was refused), and the failures of reaching
 // Telegram. No error carries the bot token.
-func (a *Adapter) OpenFile(ctx context.Context, _ Principal, fileID string) (telegram.File, *telegram.Download, error) {
+func (a *Adapter) OpenFile(ctx context.Context, p Principal, fileID string) (telegram.File, *telegram.Download, error) {
+	if err := a.owns(p); err != nil {
+		return telegram.File{}, nil, err
+	}
 	if a.closed.Load() {
 		return telegram.File{}, nil, ErrShuttingDown
 	}
