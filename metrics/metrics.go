@@ -2,6 +2,10 @@
 // asgigram_) on a private registry. Label values are bounded: update kinds
 // and Bot API methods the telegram catalogue does not list are counted as
 // "other".
+//
+// A process of several bots registers each bot's collectors on one
+// Registry (Registry.Bot), each series with the label bot="<name>"; a
+// process of one bot without a name (New) has no bot label.
 package metrics
 
 import (
@@ -24,9 +28,29 @@ type Gauges struct {
 	Pending func() int
 }
 
-// Metrics holds the collectors.
+// Registry holds the collectors of the process and of every bot, and
+// serves them.
+type Registry struct {
+	reg *prometheus.Registry
+}
+
+// NewRegistry returns a registry with the Go runtime's and the process's
+// collectors, which are the process's, not a bot's: they have no bot
+// label.
+func NewRegistry() *Registry {
+	r := &Registry{reg: prometheus.NewRegistry()}
+	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+}
+
+// Metrics holds the collectors of one bot.
 type Metrics struct {
-	reg         *prometheus.Registry
+	r           *Registry
 	updates     *prometheus.CounterVec
 	deliveries  *prometheus.CounterVec
 	appLatency  prometheus.Histogram
@@ -40,10 +64,20 @@ type Metrics struct {
 	cbAnswers   *prometheus.CounterVec
 }
 
-// New registers every collector on a fresh registry.
-func New(g Gauges) *Metrics {
+// New registers every collector on a fresh registry, without a bot label:
+// the metrics of a process of one bot.
+func New(g Gauges) *Metrics { return NewRegistry().Bot("", g) }
+
+// Bot registers the collectors of one bot on r and returns them. With a
+// name, every series they give has the label bot=name; without, none (the
+// one bot of a process). Each name may be registered once.
+func (r *Registry) Bot(name string, g Gauges) *Metrics {
+	var reg prometheus.Registerer = r.reg
+	if name != "" {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"bot": name}, r.reg)
+	}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		r: r,
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "asgigram_updates_received_total",
 			Help: "Updates fetched from Telegram, by kind (the Update field; unknown kinds are \"other\").",
@@ -91,16 +125,15 @@ func New(g Gauges) *Metrics {
 			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
 		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited, m.typing, m.cbAnswers,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited, m.typing, m.cbAnswers)
 	if g.Scopes != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "asgigram_scopes",
 			Help: "Live scopes (chats and users seen within scope_idle_timeout).",
 		}, func() float64 { return float64(g.Scopes()) }))
 	}
 	if g.Pending != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "asgigram_pending_updates",
 			Help: "Updates fetched and not yet finished (queued or in delivery).",
 		}, func() float64 { return float64(g.Pending()) }))
@@ -114,10 +147,9 @@ func New(g Gauges) *Metrics {
 	return m
 }
 
-// Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
+// Handler serves the registry of m, every bot's metrics, in the
+// Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return m.r.Handler() }
 
 // Received counts a fetched update (adapter.Options.OnReceived).
 func (m *Metrics) Received(eventType string) {

@@ -53,3 +53,42 @@ func TestLabelsComeFromTheCatalogue(t *testing.T) {
 		t.Error("a kind or method outside the catalogue got its own label")
 	}
 }
+
+// TestBotLabel: the bots of one registry each count on their own series,
+// labelled bot="<name>"; the process's collectors have no bot label.
+func TestBotLabel(t *testing.T) {
+	r := metrics.NewRegistry()
+	shop := r.Bot("shop", metrics.Gauges{Scopes: func() int { return 2 }})
+	news := r.Bot("news", metrics.Gauges{Scopes: func() int { return 5 }})
+	shop.Received("telegram.message")
+	news.Received("telegram.message")
+	news.Received("telegram.message")
+	news.Called(telegram.CallStats{Method: "sendMessage", Outcome: "ok"})
+	text := scrape(t, shop)
+	for _, want := range []string{
+		`asgigram_updates_received_total{bot="shop",kind="message"} 1`,
+		`asgigram_updates_received_total{bot="news",kind="message"} 2`,
+		`asgigram_botapi_calls_total{bot="news",method="sendMessage",outcome="ok"} 1`,
+		`asgigram_scopes{bot="shop"} 2`,
+		`asgigram_scopes{bot="news"} 5`,
+		`asgigram_dead_letters_total{bot="shop",kind="delivery"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if strings.Contains(text, `asgigram_botapi_calls_total{bot="shop"`) {
+		t.Error("a call of news counted for shop")
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "asgigram_") && !strings.Contains(line, `bot="`) {
+			t.Errorf("a series of a bot without its bot label: %s", line)
+		}
+		if strings.HasPrefix(line, "go_") && strings.Contains(line, `bot="`) {
+			t.Errorf("a process series with a bot label: %s", line)
+		}
+	}
+	if strings.Contains(scrape(t, metrics.New(metrics.Gauges{})), `bot="`) {
+		t.Error("a process of one unnamed bot has a bot label")
+	}
+}
