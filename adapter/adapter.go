@@ -295,6 +295,9 @@ type Adapter struct {
 type Health struct {
 	Ready   bool     `json:"ready"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Bots holds the health of each bot of a process of several, by name;
+	// Ready is then true while every bot is.
+	Bots map[string]Health `json:"bots,omitempty"`
 }
 
 // Health reports readiness: getMe succeeded, the last getUpdates succeeded,

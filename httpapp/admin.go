@@ -3,6 +3,7 @@ package httpapp
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -22,8 +23,11 @@ type Admin interface {
 var _ Admin = (*adapter.Adapter)(nil)
 
 // adminRoutes mounts the dead-letter endpoints under /admin, guarded by the
-// admin token (Authorization: Bearer), compared in constant time.
-func adminRoutes(r chi.Router, admin Admin, token string) {
+// admin token (Authorization: Bearer), compared in constant time: for the
+// one bot of the process (admin, when not nil) /admin/deadletters..., and
+// for each bot by name (bot, when not nil)
+// /admin/bots/{name}/deadletters....
+func adminRoutes(r chi.Router, admin Admin, bot func(name string) (Admin, bool), token string) {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -36,50 +40,77 @@ func adminRoutes(r chi.Router, admin Admin, token string) {
 				next.ServeHTTP(w, req)
 			})
 		})
-		r.Get("/deadletters", func(w http.ResponseWriter, _ *http.Request) {
-			dls, err := admin.DeadLetters()
-			if err != nil {
-				writeError(w, http.StatusInternalServerError, apiError{Description: err.Error()})
-				return
-			}
-			if dls == nil {
-				dls = []adapter.DeadLetter{}
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dead_letters": dls})
-		})
-		r.Get("/deadletters/{id}", withID(func(w http.ResponseWriter, id uint64) {
-			dl, err := admin.DeadLetter(id)
-			if err != nil {
-				adminError(w, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dead_letter": dl})
-		}))
-		r.Post("/deadletters/{id}/replay", withID(func(w http.ResponseWriter, id uint64) {
-			if err := admin.ReplayDeadLetter(id); err != nil {
-				adminError(w, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "replayed": id})
-		}))
-		r.Delete("/deadletters/{id}", withID(func(w http.ResponseWriter, id uint64) {
-			if err := admin.DropDeadLetter(id); err != nil {
-				adminError(w, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dropped": id})
-		}))
+		if admin != nil {
+			deadLetterRoutes(r, func(*http.Request) (Admin, bool) { return admin, true })
+		} else if bot != nil {
+			r.HandleFunc("/deadletters*", func(w http.ResponseWriter, _ *http.Request) {
+				writeError(w, http.StatusNotFound, apiError{Description: "this asgigram runs several bots: address one, /admin/bots/{name}/deadletters"})
+			})
+		}
+		if bot != nil {
+			r.Route("/bots/{bot}", func(r chi.Router) {
+				deadLetterRoutes(r, func(req *http.Request) (Admin, bool) { return bot(chi.URLParam(req, "bot")) })
+			})
+		}
 	})
 }
 
-func withID(h func(http.ResponseWriter, uint64)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// deadLetterRoutes mounts /deadletters... on r, for the Admin that of
+// finds for a request; a request for which it finds none is answered 404.
+func deadLetterRoutes(r chi.Router, of func(*http.Request) (Admin, bool)) {
+	with := func(h func(http.ResponseWriter, *http.Request, Admin)) http.HandlerFunc {
+		return func(w http.ResponseWriter, req *http.Request) {
+			admin, ok := of(req)
+			if !ok {
+				writeError(w, http.StatusNotFound, apiError{Description: fmt.Sprintf("no bot named %q", chi.URLParam(req, "bot"))})
+				return
+			}
+			h(w, req, admin)
+		}
+	}
+	r.Get("/deadletters", with(func(w http.ResponseWriter, _ *http.Request, admin Admin) {
+		dls, err := admin.DeadLetters()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, apiError{Description: err.Error()})
+			return
+		}
+		if dls == nil {
+			dls = []adapter.DeadLetter{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dead_letters": dls})
+	}))
+	r.Get("/deadletters/{id}", with(withID(func(w http.ResponseWriter, admin Admin, id uint64) {
+		dl, err := admin.DeadLetter(id)
+		if err != nil {
+			adminError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dead_letter": dl})
+	})))
+	r.Post("/deadletters/{id}/replay", with(withID(func(w http.ResponseWriter, admin Admin, id uint64) {
+		if err := admin.ReplayDeadLetter(id); err != nil {
+			adminError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "replayed": id})
+	})))
+	r.Delete("/deadletters/{id}", with(withID(func(w http.ResponseWriter, admin Admin, id uint64) {
+		if err := admin.DropDeadLetter(id); err != nil {
+			adminError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "dropped": id})
+	})))
+}
+
+func withID(h func(http.ResponseWriter, Admin, uint64)) func(http.ResponseWriter, *http.Request, Admin) {
+	return func(w http.ResponseWriter, r *http.Request, admin Admin) {
 		id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 64)
 		if err != nil || id == 0 {
 			writeError(w, http.StatusBadRequest, apiError{Description: "the dead letter id must be a positive integer"})
 			return
 		}
-		h(w, id)
+		h(w, admin, id)
 	}
 }
 

@@ -75,10 +75,18 @@ type RouterOptions struct {
 	Health func() adapter.Health
 	// Metrics, when set, is served on GET /metrics.
 	Metrics http.Handler
+	// BotHealth, when set, answers GET /readyz?bot=NAME with the health
+	// of that bot (false: there is none, 404).
+	BotHealth func(name string) (adapter.Health, bool)
 	// Admin and AdminToken enable the /admin endpoints; without a token
 	// they are off.
 	Admin      Admin
 	AdminToken string
+	// AdminBot, when set with AdminToken, serves the endpoints of each bot
+	// under /admin/bots/{name}: the Admin of the bot named name (false:
+	// there is none, 404). Admin may then be nil: /admin/deadletters...
+	// answer 404, naming the per-bot paths.
+	AdminBot func(name string) (Admin, bool)
 }
 
 // NewRouter returns the local server's handler: POST /send, GET /healthz,
@@ -114,8 +122,17 @@ func NewRouter(opt RouterOptions) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	if opt.Health != nil {
-		r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			h := opt.Health()
+		r.Get("/readyz", func(w http.ResponseWriter, req *http.Request) {
+			var h adapter.Health
+			if name := req.URL.Query().Get("bot"); name != "" && opt.BotHealth != nil {
+				var ok bool
+				if h, ok = opt.BotHealth(name); !ok {
+					writeError(w, http.StatusNotFound, apiError{Description: fmt.Sprintf("no bot named %q", name)})
+					return
+				}
+			} else {
+				h = opt.Health()
+			}
 			status := http.StatusOK
 			if !h.Ready {
 				status = http.StatusServiceUnavailable
@@ -126,8 +143,8 @@ func NewRouter(opt RouterOptions) http.Handler {
 	if opt.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", opt.Metrics)
 	}
-	if opt.Admin != nil && opt.AdminToken != "" {
-		adminRoutes(r, opt.Admin, opt.AdminToken)
+	if (opt.Admin != nil || opt.AdminBot != nil) && opt.AdminToken != "" {
+		adminRoutes(r, opt.Admin, opt.AdminBot, opt.AdminToken)
 	}
 	if opt.Routes != nil {
 		opt.Routes(r)
