@@ -55,6 +55,8 @@ func DeadLettersFlagsUsage() string {
 	return usageLine("--config FILE", "read listen, admin_url and admin_token from this YAML, JSON or TOML file",
 		"env "+envPrefix+"CONFIG, default none") +
 		flagsUsage(cmdDeadLetters, Default()) +
+		usageLine("--bot NAME", "the bot of the config file's bots: list whose dead letters to address (required when it has several)",
+			"default none: the one bot") +
 		usageLine("-h, --help", "print this help")
 }
 

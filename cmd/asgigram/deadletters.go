@@ -30,6 +30,9 @@ ASGIGRAM_* variable or key of the config file), so with the configuration of
 the running asgigram it finds it. admin_token is required: prefer the
 variable or the file, flags show in ps.
 
+With several bots (the config file's bots: list), --bot NAME says whose
+dead letters: it is required when the file has more than one.
+
 Flags:
 ` + config.DeadLettersFlagsUsage()
 
@@ -55,6 +58,9 @@ func (m *Main) runDeadLetters(args []string) int {
 	}
 	adminURL := &cfg.AdminURL
 	base := strings.TrimRight(*adminURL, "/") + "/admin/deadletters"
+	if cfg.BotName != "" {
+		base = strings.TrimRight(*adminURL, "/") + "/admin/bots/" + cfg.BotName + "/deadletters"
+	}
 	var method, url string
 	switch {
 	case rest[0] == "list" && len(rest) == 1:

@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,7 +28,6 @@ import (
 	"github.com/asgigram/asgigram/httpapp"
 	"github.com/asgigram/asgigram/internal/redact"
 	"github.com/asgigram/asgigram/metrics"
-	"github.com/asgigram/asgigram/pacing"
 	"github.com/asgigram/asgigram/spool"
 	"github.com/asgigram/asgigram/telegram"
 )
@@ -85,6 +86,9 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	log := newLogger(cfg, m.Stderr)
 	if err := run(ctx, cfg, log, runOptions{}); err != nil {
 		switch {
+		case errors.Is(err, errEveryTokenRejected):
+			log.Error("the token of every bot was rejected by Telegram (401 Unauthorized): check each bot's token or token_file")
+			return ExitToken
 		case errors.Is(err, telegram.ErrUnauthorized):
 			log.Error("the bot token was rejected by Telegram (401 Unauthorized): check token / ASGIGRAM_TOKEN")
 			return ExitToken
@@ -152,28 +156,32 @@ type runOptions struct {
 	onLifecycle func(adapter.Trace)
 }
 
-// run wires the parts and runs them until ctx ends or one fails.
+// run wires the parts and runs them until ctx ends or one fails. cfg
+// gives one bot, or several in cfg.Bots: each runs on its own, behind one
+// local server.
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions) error {
-	// The spool first: a second instance on the same data_dir stops here,
+	cfgs := cfg.Bots
+	if cfgs == nil {
+		cfgs = []config.Config{cfg}
+	}
+	multi := len(cfgs) > 1
+	// The spools first: a second instance on the same data_dir stops here,
 	// before it touches the listen address or Telegram.
-	var sp adapter.Spool
-	if cfg.Spool == "disk" {
-		// One spool per bot: <data_dir>/<bot id>.
-		dir, moved, err := spool.BotDir(cfg.DataDir, cfg.BotID())
+	var list []*bot
+	defer func() {
+		for _, b := range list {
+			b.close()
+		}
+	}()
+	for _, bc := range cfgs {
+		b, err := openBot(bc, !multi, log)
 		if err != nil {
+			if multi {
+				return fmt.Errorf("bot %s: %w", bc.BotName, err)
+			}
 			return err
 		}
-		if moved {
-			log.Info("moved the spool of an earlier asgigram into this bot's directory", "from", cfg.DataDir, "to", dir, "bot_id", cfg.BotID())
-		}
-		s, err := spool.Open(dir, spool.Options{DeadLetterMax: cfg.DeadletterMax, BotID: cfg.BotID(), APIURL: cfg.APIURL,
-			Logger: log.With("system", "spool")})
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		log.Info("spool open", "path", s.Path(), "undelivered", s.Len())
-		sp = s
+		list = append(list, b)
 	}
 	ln := ro.ln
 	if ln == nil {
@@ -186,115 +194,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	if _, port, _ := net.SplitHostPort(cfg.Listen); port == "0" && strings.HasSuffix(publicURL, ":0") {
 		publicURL = config.LocalURL(ln.Addr().String())
 	}
-	ua := "asgigram/" + version
-	var ad *adapter.Adapter
-	mx := metrics.New(metrics.Gauges{
-		Scopes:  func() int { return ad.Registry().Len() },
-		Pending: func() int { return ad.Pending() },
-	})
-	tg := telegram.New(cfg.APIURL, cfg.Token, telegram.Options{
-		PollTimeout: cfg.PollTimeout,
-		UserAgent:   ua,
-		Logger:      log.With("system", "telegram"),
-		Observe:     mx.Called,
-	})
-	app := httpapp.NewClient(httpapp.ClientOptions{
-		URL:         cfg.AppURL,
-		SecretKey:   cfg.AppSecretKey,
-		Timeout:     cfg.AppTimeout,
-		MaxAttempts: cfg.AppMaxAttempts,
-		MaxElapsed:  cfg.AppMaxElapsed,
-		MaxBody:     cfg.SendBodyLimit,
-		UserAgent:   ua,
-	})
-	// The lifecycle events are made once each (best effort): clients of
-	// their own, without retries.
-	var scopeEvents, lifecycleApp adapter.App
-	if cfg.LifecycleEvents {
-		once := func(url string) adapter.App {
-			return httpapp.NewClient(httpapp.ClientOptions{
-				URL:         url,
-				SecretKey:   cfg.AppSecretKey,
-				Timeout:     cfg.AppTimeout,
-				MaxAttempts: 1,
-				MaxBody:     cfg.SendBodyLimit,
-				UserAgent:   ua,
-			})
-		}
-		scopeEvents = once(cfg.AppURL)
-		lifecycleApp = scopeEvents
-		if cfg.LifecycleURL != "" {
-			lifecycleApp = once(cfg.LifecycleURL)
-		}
+	registry := metrics.NewRegistry()
+	w := botWiring{registry: registry, publicURL: publicURL, userAgent: "asgigram/" + version, redact: secretsOf(cfg).Text, ro: ro}
+	for _, b := range list {
+		b.wire(w)
 	}
-	var pacer adapter.Pacer
-	if cfg.Pacing {
-		pacer = pacing.New(pacing.Config{
-			ChatRate:   cfg.PacingChatRate,
-			ChatBurst:  cfg.PacingChatBurst,
-			GroupRate:  cfg.PacingGroupRate,
-			GlobalRate: cfg.PacingGlobalRate,
-		})
-	}
-	onDelivery := mx.Delivered
-	if ro.onDelivery != nil {
-		onDelivery = func(t adapter.Trace) {
-			mx.Delivered(t)
-			ro.onDelivery(t)
-		}
-	}
-	onCallbackAnswer := func(id string, err error) {
-		mx.CallbackAnswered(id, err)
-		if ro.onCallbackAnswer != nil {
-			ro.onCallbackAnswer(id, err)
-		}
-	}
-	ad = adapter.New(adapter.Options{
-		Telegram:             tg,
-		App:                  app,
-		SendURL:              publicURL + "/send",
-		SendToken:            cfg.SendToken,
-		PollTimeout:          cfg.PollTimeout,
-		AllowedUpdates:       cfg.AllowedUpdates,
-		MaxConcurrency:       cfg.MaxConcurrency,
-		ScopeIdleTimeout:     cfg.ScopeIdleTimeout,
-		MaxScopes:            cfg.MaxScopes,
-		SendTimeout:          cfg.SendTimeout,
-		ShutdownGrace:        cfg.ShutdownGrace,
-		Spool:                sp,
-		BotID:                cfg.BotID(),
-		SpoolMax:             cfg.SpoolMax,
-		SpoolMemory:          spoolMemory(cfg.SpoolMemory),
-		DeadLetterMax:        cfg.DeadletterMax,
-		Pacer:                pacer,
-		ChatQueue:            cfg.PacingQueue,
-		TypingAfter:          cfg.TypingAfter,
-		TypingRate:           cfg.TypingRate.PerSecond(),
-		OnTyping:             both(mx.Typing, ro.onTyping),
-		CallbackAnswerAfter:  cfg.CallbackAnswerAfter,
-		OnCallbackAnswer:     onCallbackAnswer,
-		ReplyResults:         cfg.ReplyResults,
-		LifecycleEvents:      cfg.LifecycleEvents,
-		ScopeEventsApp:       scopeEvents,
-		LifecycleApp:         lifecycleApp,
-		StartupTimeout:       cfg.StartupTimeout,
-		OnLifecycle:          ro.onLifecycle,
-		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
-		DropPendingUpdates:   cfg.DropPendingUpdates,
-		Logger:               log.With("system", "adapter"),
-		OnDelivery:           onDelivery,
-		OnSend:               ro.onSend,
-		OnReceived:           mx.Received,
-		OnDeadLetter:         mx.DeadLetter,
-		OnUpdateIDReset:      mx.UpdateIDReset,
-		Redact:               secretsOf(cfg).Text,
-	})
 	if warn := cfg.ResolveMaxConnections(config.OpenFileLimit()); warn != "" {
 		log.Warn(warn)
 	}
-	router := httpapp.NewRouter(httpapp.RouterOptions{
-		Sender:      ad,
-		Files:       ad,
+	ro2 := httpapp.RouterOptions{
 		BodyLimit:   cfg.SendBodyLimit,
 		UploadLimit: cfg.UploadLimit,
 		MaxEvents:   cfg.SendMaxEvents,
@@ -303,11 +211,18 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		HandlerTime: cfg.SendTimeout,
 		Logger:      log.With("system", "http"),
 		Routes:      ro.routes,
-		Health:      ad.Health,
-		Metrics:     mx.Handler(),
-		Admin:       ad,
+		Metrics:     registry.Handler(),
 		AdminToken:  cfg.AdminToken,
-	})
+	}
+	if multi {
+		bs := newBots(list)
+		ro2.Sender, ro2.Files, ro2.Health = bs, bs, bs.Health
+		ro2.BotHealth, ro2.AdminBot = bs.BotHealth, bs.Admin
+	} else {
+		b := list[0]
+		ro2.Sender, ro2.Files, ro2.Health, ro2.Admin = b.ad, b.ad, b.health, b.ad
+	}
+	router := httpapp.NewRouter(ro2)
 	// Over max_connections, probes are still answered (see LimitListener).
 	limited := httpapp.LimitListener(ln, cfg.MaxConnections, router, log.With("system", "http"))
 	srv := &http.Server{
@@ -320,20 +235,61 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	if warn := httpapp.ExposureWarning(ln.Addr().String(), cfg.AdminToken != ""); warn != "" {
 		log.Warn(warn)
 	}
-	start := []any{"version", version, "listen", ln.Addr().String(), "send_url", publicURL + "/send", "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections}
-	if cfg.BotName != "" {
-		start = append(start, "bot", cfg.BotName) // its entry in bots:
+	start := []any{"version", version, "listen", ln.Addr().String(), "send_url", publicURL + "/send"}
+	if multi {
+		names := make([]string, len(list))
+		for i, b := range list {
+			names[i] = b.name
+		}
+		start = append(start, "bots", strings.Join(names, ","), "max_connections", cfg.MaxConnections)
+	} else {
+		start = append(start, "app_url", redact.URL(cfg.AppURL), "max_connections", cfg.MaxConnections)
+		if cfg.BotName != "" {
+			start = append(start, "bot", cfg.BotName) // its entry in bots:
+		}
 	}
 	log.Info("asgigram starting", start...)
+	if multi {
+		for _, b := range list {
+			log.Info("bot starting", b.startAttrs()...)
+		}
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	// The adapter runs until ctx ends (then drains within shutdown_grace),
-	// or until it fails; either way the HTTP server follows it down.
-	adapterDone := make(chan struct{})
-	g.Go(func() error {
-		defer close(adapterDone)
-		return ad.Run(gctx)
-	})
+	// Each bot runs until ctx ends (then drains within shutdown_grace), or
+	// until it fails. A bot whose token Telegram rejects stops alone; the
+	// process stops when every bot has, or when one fails otherwise. The
+	// HTTP server follows the last bot down.
+	var rejected atomic.Int32
+	botsDone := make(chan struct{})
+	var running sync.WaitGroup
+	for _, b := range list {
+		running.Add(1)
+		g.Go(func() error {
+			defer running.Done()
+			err := b.ad.Run(gctx)
+			if !errors.Is(err, telegram.ErrUnauthorized) {
+				if err != nil && multi {
+					return fmt.Errorf("bot %s: %w", b.name, err)
+				}
+				return err
+			}
+			b.revoked.Store(true)
+			if !multi {
+				return err
+			}
+			n := int(rejected.Add(1))
+			b.log.Error("the bot token was rejected by Telegram (401 Unauthorized): this bot stopped; check its token or token_file", "bots_running", len(list)-n, "error", err)
+			if n == len(list) {
+				return errEveryTokenRejected
+			}
+			return nil
+		})
+	}
+	go func() {
+		running.Wait()
+		close(botsDone)
+	}()
 	g.Go(func() error {
 		if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -341,7 +297,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		return nil
 	})
 	g.Go(func() error {
-		<-adapterDone
+		<-botsDone
 		// Requests in flight get a moment to finish. A connection that was
 		// opened but never used (clients dial spares) would hold Shutdown
 		// for 5 s: past the moment, close whatever is left.
