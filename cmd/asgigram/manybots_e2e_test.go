@@ -174,6 +174,13 @@ func TestSeveralBotsEachWithItsApp(t *testing.T) {
 	assert.Equal(t, "from news", botTexts(news.fake, newsChat)[len(botTexts(news.fake, newsChat))-1], "news's send_token acts as news")
 	status, _ = postSend(t, f.base+"/send", "no-such-token-0123456789", "application/json", `{"type":"telegram.send_message","chat_id":1,"text":"x"}`)
 	assert.Equal(t, 401, status)
+	// /file too: a file only news knows is news's to download.
+	news.fake.AddFile("news-file", []byte("news content"), "documents/n.txt")
+	resp, content := getFile(t, f.base, shop.sendToken, "news-file")
+	assert.NotEqual(t, 200, resp.StatusCode, "shop's token looks the file up as shop: %s", content)
+	resp, content = getFile(t, f.base, news.sendToken, "news-file")
+	assert.Equal(t, 200, resp.StatusCode, "%s", content)
+	assert.Equal(t, "news content", string(content))
 
 	// Readiness: every bot, and each by name.
 	eventually(t, 10*time.Second, func() bool { s, _ := get(t, f.base+"/readyz"); return s == 200 }, "ready while every bot is")
@@ -220,6 +227,22 @@ func TestSeveralBotsEachWithItsApp(t *testing.T) {
 	code, out = cli("list")
 	assert.Equal(t, ExitConfig, code)
 	assert.Contains(t, out, "name one with --bot")
+
+	// A bot whose app is down dead-letters alone; the others deliver.
+	blog := f.bots[2]
+	blog.app.srv.Close()
+	blog.fake.AddUpdate("message", textMessage(6200000002, 6200000002, 20, "lost"))
+	shop.fake.AddUpdate("message", textMessage(6200000000, 6200000000, 20, "after"))
+	eventually(t, 10*time.Second, func() bool {
+		_, body := adminDo(t, "GET", f.base+"/admin/bots/blog/deadletters")
+		return strings.Contains(body, "chat:6200000002")
+	}, "blog's event is a dead letter")
+	eventually(t, 10*time.Second, func() bool {
+		texts := botTexts(shop.fake, 6200000000)
+		return len(texts) > 0 && texts[len(texts)-1] == "shop:after"
+	}, "shop delivers while blog's app is down")
+	_, body = adminDo(t, "GET", f.base+"/admin/bots/shop/deadletters")
+	assert.JSONEq(t, `{"ok":true,"dead_letters":[]}`, body, "shop has no dead letter of blog's")
 
 	assert.Equal(t, 0, f.p.stop(20*time.Second))
 	log := f.p.out.String()
