@@ -38,7 +38,7 @@ bots:
 `), 0o600))
 
 	p := start(t, []string{"--config", conf}, "ASGIGRAM_ADMIN_URL=http://127.0.0.1:1", "ASGIGRAM_DEV_LISTEN=127.0.0.1:0")
-	p.baseURL() // started
+	base := p.baseURL()
 	for i := 1; i <= 3; i++ {
 		fake.AddUpdate("message", textMessage(6100000001, 6100000001, i, "m"+string(rune('0'+i))))
 	}
@@ -52,6 +52,9 @@ bots:
 	assert.JSONEq(t, `["message"]`, string(polls[0].Params["allowed_updates"]), "the entry's allowed_updates override the top level's")
 	_, err := os.Stat(filepath.Join(dir, "data", "123456789"))
 	assert.NoError(t, err, "the spool is the token's bot's")
+	eventually(t, 10*time.Second, func() bool { s, _ := get(t, base+"/readyz?bot=shop"); return s == 200 }, "the entry answers by its name")
+	status, _ := get(t, base+"/readyz?bot=news")
+	assert.Equal(t, 404, status, "no bot of that name")
 	assert.Equal(t, 0, p.stop(20*time.Second))
 	out := p.out.String()
 	assert.Contains(t, out, "bot=shop")

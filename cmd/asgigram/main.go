@@ -221,6 +221,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	} else {
 		b := list[0]
 		ro2.Sender, ro2.Files, ro2.Health, ro2.Admin = b.ad, b.ad, b.health, b.ad
+		if b.name != "" {
+			// The one entry of bots: answers by its name too.
+			bs := newBots(list)
+			ro2.BotHealth, ro2.AdminBot = bs.BotHealth, bs.Admin
+		}
 	}
 	router := httpapp.NewRouter(ro2)
 	// Over max_connections, probes are still answered (see LimitListener).
