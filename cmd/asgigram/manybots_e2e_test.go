@@ -123,6 +123,7 @@ func TestSeveralBotsEachWithItsApp(t *testing.T) {
 			return len(b.fake.Messages(shared)) == rounds && len(b.fake.Messages(own)) == rounds
 		}, "%s replied to all its updates", b.name)
 	}
+	eventually(t, 20*time.Second, func() bool { return f.bots[1].app.texts()["poison"] == 1 }, "news's app got the update it refuses")
 	for i, b := range f.bots {
 		own := int64(6200000000 + i)
 		var wantShared, wantOwn []string
@@ -198,6 +199,10 @@ func TestSeveralBotsEachWithItsApp(t *testing.T) {
 	assert.Equal(t, 404, status)
 
 	// Metrics: the bot label, one series per bot.
+	eventually(t, 10*time.Second, func() bool {
+		_, m := get(t, f.base+"/metrics")
+		return strings.Contains(m, `asgigram_dead_letters_total{bot="news",kind="delivery"} 1`)
+	}, "news's dead letter is counted")
 	_, metricsOut := get(t, f.base+"/metrics")
 	assert.Contains(t, metricsOut, `asgigram_updates_received_total{bot="shop",kind="message"} 10`)
 	assert.Contains(t, metricsOut, `asgigram_updates_received_total{bot="news",kind="message"} 11`)
