@@ -291,11 +291,30 @@ func reply(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// postSend calls /send and decodes the JSON answer.
+// postSend calls /send and decodes the JSON answer. It stops the test on
+// failure, so call it from the test's goroutine only; an app handler uses
+// trySend and hands the outcome to the test.
 func postSend(t *testing.T, url, token, contentType, body string) (int, map[string]json.RawMessage) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	status, out, err := trySend(url, token, contentType, body)
 	require.NoError(t, err)
+	return status, out
+}
+
+// sent is the outcome of a /send call made by trySend.
+type sent struct {
+	status int
+	out    map[string]json.RawMessage
+	err    error
+}
+
+// trySend calls /send and decodes the JSON answer; any failure, an answer
+// that is not JSON among them, is its error. Safe from any goroutine.
+func trySend(url, token, contentType, body string) (int, map[string]json.RawMessage, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -303,14 +322,22 @@ func postSend(t *testing.T, url, token, contentType, body string) (int, map[stri
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, "application/json", resp.Header.Get("Content-Type"), "every /send answer is JSON: %s", raw)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		return resp.StatusCode, nil, fmt.Errorf("every /send answer is JSON: got Content-Type %q, body %s", ct, raw)
+	}
 	var out map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(raw, &out), "body %s", raw)
-	return resp.StatusCode, out
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("body %s: %w", raw, err)
+	}
+	return resp.StatusCode, out, nil
 }
 
 // textMessage is a private-chat or group text message payload.
