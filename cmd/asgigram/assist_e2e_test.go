@@ -105,7 +105,11 @@ func TestTypingWhileTheAppWorks(t *testing.T) {
 			}
 			reply(w, map[string]any{"type": "telegram.send_message", "text": "slow"})
 			return
-		case group, channel, addressed:
+		case addressed:
+			if !waitFor(5*time.Second, func() bool { return len(answered(typingCalls(fake, addressed))) >= 1 }) {
+				t.Errorf("no typing call in chat %d", addressed)
+			}
+		case group, channel:
 			// Long enough for typing_after to pass many times over.
 			waitFor(8*time.Second, func() bool { return len(sentTexts(fake, slow)) == 1 })
 		}
@@ -119,7 +123,13 @@ func TestTypingWhileTheAppWorks(t *testing.T) {
 		"message_id": 1, "date": 1781340000, "chat": map[string]any{"id": channel, "type": "channel"}, "text": "news",
 	})
 	p := startBot(t, apiURL, a.srv.URL, "--typing-after", "100ms")
-	eventually(t, 15*time.Second, func() bool { return a.count() == 5 && len(sentTexts(fake, slow)) == 1 }, "every event delivered, the slow one answered")
+	// Every delivery finished: every typing loop has ended, and no typing
+	// call starts after this.
+	eventually(t, 15*time.Second, func() bool {
+		return metricValue(t, p, `asgigram_deliveries_total{outcome="ok",status_class="2xx"}`) == 5
+	}, "every event delivered and answered")
+	require.Equal(t, 5, a.count())
+	require.Equal(t, []string{"slow"}, sentTexts(fake, slow))
 
 	qc := typingCalls(fake, quick)
 	assert.Len(t, qc, 1, "typing stopped in chat %d once the app answered: its next call was due before the slow chat's second", quick)
@@ -131,9 +141,13 @@ func TestTypingWhileTheAppWorks(t *testing.T) {
 	assert.Empty(t, typingCalls(fake, channel), "never in a channel")
 	assert.NotEmpty(t, typingCalls(fake, addressed), "a command to the bot in a group")
 	assert.Equal(t, []string{"quick"}, sentTexts(fake, quick))
-	assert.Equal(t, float64(len(fake.CallsTo("sendChatAction"))),
-		metricValue(t, p, `asgigram_typing_calls_total{outcome="sent"}`)+metricValue(t, p, `asgigram_typing_calls_total{outcome="failed"}`),
-		"every typing call counted (one the answer cut short as failed)")
+	// A call is counted once its answer is in (or it was cut short, as
+	// failed), which may be just after the delivery it was for finished.
+	counted := func() float64 {
+		return metricValue(t, p, `asgigram_typing_calls_total{outcome="sent"}`) + metricValue(t, p, `asgigram_typing_calls_total{outcome="failed"}`)
+	}
+	eventually(t, 5*time.Second, func() bool { return counted() >= float64(len(fake.CallsTo("sendChatAction"))) }, "every typing call counted")
+	assert.Equal(t, float64(len(fake.CallsTo("sendChatAction"))), counted(), "every typing call counted once")
 }
 
 // TestTypingNeverDelaysAReply: a typing call that hangs at Telegram holds
