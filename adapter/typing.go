@@ -129,6 +129,13 @@ func (t *typing) run(l *typingLoop, scope string, params map[string]any) {
 			return
 		case <-wait.C:
 		}
+		// A timer and the end of the delivery due at once: select picks
+		// either, and a call after the end would show "typing" late.
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
 		t.send(l, scope, params)
 		wait.Reset(t.every)
 	}
