@@ -94,6 +94,9 @@ type Config struct {
 	// deadletters` talks to. Empty means LocalURL(Listen). Only that command
 	// reads it.
 	AdminURL string
+	// DevBots is how many fake bots asgigram dev runs (dev.bots, at least
+	// 1). Only that command reads it.
+	DevBots int
 	// PollTimeout is the getUpdates long-poll timeout, from 0 to 50s.
 	PollTimeout time.Duration
 	// AllowedUpdates lists the update kinds asked from Telegram. An empty,

@@ -98,6 +98,9 @@ func LoadDev(args []string, token string, stderr io.Writer) (Config, error) {
 	if l.verbose > 0 {
 		c.LogLevel = "debug"
 	}
+	if c.DevBots < 1 || c.DevBots > MaxDevBots {
+		return Config{}, fieldErr("dev.bots", "%d: run 1 to %d bots", c.DevBots, MaxDevBots)
+	}
 	given := c
 	if c.AppURL == "" {
 		c.AppURL = "http://127.0.0.1/" // the built-in app, on a port not known yet
@@ -129,8 +132,12 @@ func devDefault(token string) Config {
 	c.Spool = "memory"
 	c.DataDir = ""
 	c.ShutdownGrace = 5 * time.Second
+	c.DevBots = 1
 	return c
 }
+
+// MaxDevBots bounds dev.bots.
+const MaxDevBots = 1000
 
 // LoadDeadLetters builds the configuration of asgigram deadletters from
 // args (after "deadletters"), the environment and the config file named by
