@@ -75,8 +75,13 @@ const keepDeliveries = 1000
 
 // Options configure a Dev.
 type Options struct {
-	// Fake is the fake Bot API; nil creates one with Token and Bot.
+	// Fake is the fake Bot API; nil creates one with Token and Bot, or
+	// with Bots > 1, one that serves BotToken(1) to BotToken(Bots). A Fake
+	// given here serves the bots it was given, named bot1, bot2, ... in the
+	// order of its Bots.
 	Fake *fakeapi.Server
+	// Bots is how many fake bots the created Fake serves (0 means 1).
+	Bots int
 	// Out receives one trace line per finished delivery; nil discards them.
 	Out io.Writer
 	// Redact is applied to every trace line and error text written or
@@ -97,15 +102,17 @@ type Options struct {
 // Dev is a running dev mode: the fake Telegram and the endpoints that act
 // on it. Create it with New.
 type Dev struct {
-	opt  Options
-	fake *fakeapi.Server
-	echo *Echo
+	opt    Options
+	fake   *fakeapi.Server
+	echo   *Echo
+	bots   []*devBot // bot1 first
+	byName map[string]*devBot
 
 	outMu sync.Mutex // serialises trace lines
 
 	mu         sync.Mutex
-	deliveries map[int64]Delivery
-	order      []int64            // update ids of deliveries, oldest first
+	deliveries map[deliveryKey]Delivery
+	order      []deliveryKey      // deliveries, oldest first
 	changed    chan struct{}      // closed and replaced on every delivery
 	queries    map[string]queryOf // callback and inline query ids injected
 	querySeq   int64
@@ -113,8 +120,58 @@ type Dev struct {
 	closeOnce  sync.Once
 }
 
+// devBot is one bot of the fake Telegram. Update ids are each bot's own,
+// so a delivery is known by its bot and update id.
+type devBot struct {
+	name string // bot1, bot2, ...
+	fake *fakeapi.Bot
+}
+
+type deliveryKey struct {
+	bot string
+	id  int64
+}
+
+// BotName is the name of the i-th fake bot (from 1): bot1, bot2, ...
+func BotName(i int) string { return "bot" + strconv.Itoa(i) }
+
+// BotToken is the token of the i-th fake bot (from 1) when dev mode runs
+// several: 100000001:DEV-bot-1, ... Like Token, it opens nothing but the
+// fake in this process, and is never printed.
+func BotToken(i int) string {
+	return strconv.Itoa(100_000_000+i) + ":DEV-bot-" + strconv.Itoa(i)
+}
+
+// BotUser is the bot user (getMe) of the i-th fake bot when dev mode runs
+// several; its id is the one in BotToken(i).
+func BotUser(i int) fakeapi.User {
+	return fakeapi.User{ID: int64(100_000_000 + i), IsBot: true, FirstName: "asgigram dev bot " + strconv.Itoa(i),
+		Username: "asgigram_dev" + strconv.Itoa(i) + "_bot"}
+}
+
+// BotInfo names one fake bot and its token.
+type BotInfo struct {
+	Name  string
+	Token string
+	User  fakeapi.User
+}
+
+// Bots returns the fake bots, bot1 first.
+func (d *Dev) Bots() []BotInfo {
+	out := make([]BotInfo, len(d.bots))
+	for i, b := range d.bots {
+		out[i] = BotInfo{Name: b.name, Token: b.fake.Token(), User: b.fake.User()}
+	}
+	return out
+}
+
+// multi reports whether dev mode runs several bots: the trace lines and
+// deliveries then say whose they are.
+func (d *Dev) multi() bool { return len(d.bots) > 1 }
+
 // queryOf records whom a callback or inline query came from.
 type queryOf struct {
+	bot    string
 	kind   string // callback_query or inline_query
 	chatID int64  // 0 when there is no chat
 	userID int64
@@ -123,7 +180,14 @@ type queryOf struct {
 // New returns a Dev.
 func New(opt Options) *Dev {
 	if opt.Fake == nil {
-		opt.Fake = fakeapi.New(fakeapi.Config{Token: Token, Bot: Bot})
+		if opt.Bots <= 1 {
+			opt.Fake = fakeapi.New(fakeapi.Config{Token: Token, Bot: Bot})
+		} else {
+			opt.Fake = fakeapi.New(fakeapi.Config{Token: BotToken(1), Bot: BotUser(1)})
+			for i := 2; i <= opt.Bots; i++ {
+				opt.Fake.AddBot(BotToken(i), BotUser(i))
+			}
+		}
 	}
 	if opt.Out == nil {
 		opt.Out = io.Discard
@@ -134,15 +198,22 @@ func New(opt Options) *Dev {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Dev{
+	d := &Dev{
 		opt:        opt,
 		fake:       opt.Fake,
 		echo:       &Echo{Key: opt.EchoKey, Now: opt.Now},
-		deliveries: make(map[int64]Delivery),
+		byName:     make(map[string]*devBot),
+		deliveries: make(map[deliveryKey]Delivery),
 		changed:    make(chan struct{}),
 		queries:    make(map[string]queryOf),
 		closed:     make(chan struct{}),
 	}
+	for i, fb := range opt.Fake.Bots() {
+		b := &devBot{name: BotName(i + 1), fake: fb}
+		d.bots = append(d.bots, b)
+		d.byName[b.name] = b
+	}
+	return d
 }
 
 // Fake returns the fake Bot API.
@@ -183,6 +254,9 @@ func (d *Dev) Routes(r chi.Router) {
 
 // Delivery is a finished delivery as the dev endpoints show it.
 type Delivery struct {
+	// Bot is the name of the bot the update was for, when dev mode runs
+	// several.
+	Bot      string `json:"bot,omitempty"`
 	UpdateID int64  `json:"update_id"`
 	Type     string `json:"type"`
 	Scope    string `json:"scope"`
@@ -204,38 +278,67 @@ type DeliveryCall struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// Hooks are the adapter hooks of one fake bot: its trace lines start with
+// the bot's name when dev mode runs several bots.
+type Hooks struct {
+	d   *Dev
+	bot *devBot
+}
+
+// For returns the hooks of the bot named name (bot1, ...), or of bot1 when
+// there is no such bot.
+func (d *Dev) For(name string) Hooks {
+	if b, ok := d.byName[name]; ok {
+		return Hooks{d, b}
+	}
+	return Hooks{d, d.bots[0]}
+}
+
 // OnSend prints the trace line of a /send request. It is the adapter's
 // OnSend hook.
-func (d *Dev) OnSend(t adapter.SendTrace) {
-	line := d.opt.Redact(FormatSendTrace(t))
-	d.outMu.Lock()
-	_, _ = io.WriteString(d.opt.Out, line+"\n")
-	d.outMu.Unlock()
-}
+func (h Hooks) OnSend(t adapter.SendTrace) { h.println(FormatSendTrace(t)) }
 
 // OnTyping prints the trace line of a typing call. It is the adapter's
 // OnTyping hook.
-func (d *Dev) OnTyping(c adapter.TypingCall) { d.println(FormatTypingTrace(c)) }
+func (h Hooks) OnTyping(c adapter.TypingCall) { h.println(FormatTypingTrace(c)) }
 
 // OnCallbackAnswer prints the trace line of a callback query asgigram
 // answered itself. It is the adapter's OnCallbackAnswer hook.
-func (d *Dev) OnCallbackAnswer(id string, err error) { d.println(FormatCallbackAnswerTrace(id, err)) }
+func (h Hooks) OnCallbackAnswer(id string, err error) { h.println(FormatCallbackAnswerTrace(id, err)) }
 
 // OnLifecycle prints the trace line of a lifecycle event. It is the
 // adapter's OnLifecycle hook.
-func (d *Dev) OnLifecycle(t adapter.Trace) { d.println(FormatLifecycleTrace(t)) }
-
-func (d *Dev) println(line string) {
-	line = d.opt.Redact(line)
-	d.outMu.Lock()
-	_, _ = io.WriteString(d.opt.Out, line+"\n")
-	d.outMu.Unlock()
-}
+func (h Hooks) OnLifecycle(t adapter.Trace) { h.println(FormatLifecycleTrace(t)) }
 
 // OnDelivery records a finished delivery and prints its trace line. It is
 // the adapter's OnDelivery hook.
-func (d *Dev) OnDelivery(t adapter.Trace) {
-	line := d.opt.Redact(FormatTrace(t))
+func (h Hooks) OnDelivery(t adapter.Trace) { h.d.onDelivery(h.bot, t) }
+
+// line prefixes a trace line with the bot's name when there are several.
+func (h Hooks) line(s string) string {
+	if h.d.multi() {
+		return h.bot.name + ": " + s
+	}
+	return s
+}
+
+func (h Hooks) println(line string) {
+	line = h.d.opt.Redact(h.line(line))
+	h.d.outMu.Lock()
+	_, _ = io.WriteString(h.d.opt.Out, line+"\n")
+	h.d.outMu.Unlock()
+}
+
+// OnSend, OnTyping, OnCallbackAnswer, OnLifecycle and OnDelivery are bot1's
+// hooks (For("bot1")).
+func (d *Dev) OnSend(t adapter.SendTrace)            { d.For("").OnSend(t) }
+func (d *Dev) OnTyping(c adapter.TypingCall)         { d.For("").OnTyping(c) }
+func (d *Dev) OnCallbackAnswer(id string, err error) { d.For("").OnCallbackAnswer(id, err) }
+func (d *Dev) OnLifecycle(t adapter.Trace)           { d.For("").OnLifecycle(t) }
+func (d *Dev) OnDelivery(t adapter.Trace)            { d.For("").OnDelivery(t) }
+
+func (d *Dev) onDelivery(b *devBot, t adapter.Trace) {
+	line := d.opt.Redact(Hooks{d, b}.line(FormatTrace(t)))
 	dv := Delivery{
 		UpdateID:  t.UpdateID,
 		Type:      t.Type,
@@ -244,6 +347,9 @@ func (d *Dev) OnDelivery(t adapter.Trace) {
 		LatencyMS: float64(t.Latency.Microseconds()) / 1000,
 		Calls:     make([]DeliveryCall, len(t.Calls)),
 		Trace:     line,
+	}
+	if d.multi() {
+		dv.Bot = b.name
 	}
 	if t.Err != nil {
 		dv.Error = d.opt.Redact(oneLine(t.Err.Error()))
@@ -261,10 +367,11 @@ func (d *Dev) OnDelivery(t adapter.Trace) {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, seen := d.deliveries[t.UpdateID]; !seen {
-		d.order = append(d.order, t.UpdateID)
+	key := deliveryKey{b.name, t.UpdateID}
+	if _, seen := d.deliveries[key]; !seen {
+		d.order = append(d.order, key)
 	}
-	d.deliveries[t.UpdateID] = dv
+	d.deliveries[key] = dv
 	if len(d.order) > keepDeliveries {
 		delete(d.deliveries, d.order[0])
 		d.order = slices.Delete(d.order, 0, 1)
@@ -273,17 +380,17 @@ func (d *Dev) OnDelivery(t adapter.Trace) {
 	d.changed = make(chan struct{})
 }
 
-// Delivered returns the delivery of updateID, if it finished and is still
-// remembered.
+// Delivered returns the delivery of bot1's updateID, if it finished and is
+// still remembered.
 func (d *Dev) Delivered(updateID int64) (Delivery, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	dv, ok := d.deliveries[updateID]
+	dv, ok := d.deliveries[deliveryKey{d.bots[0].name, updateID}]
 	return dv, ok
 }
 
-// waitDelivery waits up to wait for the delivery of updateID to finish.
-func (d *Dev) waitDelivery(ctx context.Context, updateID int64, wait time.Duration) (Delivery, bool) {
+// waitDelivery waits up to wait for the delivery of b's updateID to finish.
+func (d *Dev) waitDelivery(ctx context.Context, b *devBot, updateID int64, wait time.Duration) (Delivery, bool) {
 	if wait <= 0 {
 		return Delivery{}, false
 	}
@@ -291,7 +398,7 @@ func (d *Dev) waitDelivery(ctx context.Context, updateID int64, wait time.Durati
 	defer timer.Stop()
 	for {
 		d.mu.Lock()
-		dv, ok := d.deliveries[updateID]
+		dv, ok := d.deliveries[deliveryKey{b.name, updateID}]
 		changed := d.changed
 		d.mu.Unlock()
 		if ok {
@@ -355,6 +462,30 @@ func (d *Dev) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// botParam reads ?bot=: the name of the bot the request is for (default
+// bot1). When there is no such bot it answers 404 itself and returns
+// false.
+func (d *Dev) botParam(w http.ResponseWriter, r *http.Request) (*devBot, bool) {
+	name := strings.TrimSpace(r.URL.Query().Get("bot"))
+	if name == "" {
+		return d.bots[0], true
+	}
+	b, ok := d.byName[name]
+	if !ok {
+		d.fail(w, http.StatusNotFound, fmt.Sprintf("no bot %q: dev mode runs %s", name, d.botNames()))
+		return nil, false
+	}
+	return b, true
+}
+
+// botNames says which bots there are: "bot1" or "bot1 to bot3".
+func (d *Dev) botNames() string {
+	if !d.multi() {
+		return d.bots[0].name
+	}
+	return d.bots[0].name + " to " + d.bots[len(d.bots)-1].name
+}
+
 // pathID reads an int64 path parameter.
 func (d *Dev) pathID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
 	s := chi.URLParam(r, name)
@@ -406,8 +537,8 @@ type outcome struct {
 
 // await waits for updateID's delivery per ?wait=. It returns the status to
 // answer: 200 once delivered, 202 while pending.
-func (d *Dev) await(r *http.Request, wait time.Duration, updateID int64) (outcome, int) {
-	dv, ok := d.waitDelivery(r.Context(), updateID, wait)
+func (d *Dev) await(r *http.Request, b *devBot, wait time.Duration, updateID int64) (outcome, int) {
+	dv, ok := d.waitDelivery(r.Context(), b, updateID, wait)
 	if !ok {
 		return outcome{Pending: true}, http.StatusAccepted
 	}
@@ -419,19 +550,23 @@ func (d *Dev) await(r *http.Request, wait time.Duration, updateID int64) (outcom
 // injectParams reads what every endpoint acting as a user takes: the path
 // parameter name (a chat or user id), ?wait= and the JSON body into req.
 // When one is invalid it answers the error itself and returns false.
-func (d *Dev) injectParams(w http.ResponseWriter, r *http.Request, name string, req any) (int64, time.Duration, bool) {
+func (d *Dev) injectParams(w http.ResponseWriter, r *http.Request, name string, req any) (*devBot, int64, time.Duration, bool) {
+	b, ok := d.botParam(w, r)
+	if !ok {
+		return nil, 0, 0, false
+	}
 	id, ok := d.pathID(w, r, name)
 	if !ok {
-		return 0, 0, false
+		return nil, 0, 0, false
 	}
 	wait, ok := d.waitParam(w, r)
 	if !ok {
-		return 0, 0, false
+		return nil, 0, 0, false
 	}
 	if !d.decodeBody(w, r, req) {
-		return 0, 0, false
+		return nil, 0, 0, false
 	}
-	return id, wait, true
+	return b, id, wait, true
 }
 
 // chatUser is the default user acting in chatID: the chat's own user in a
@@ -486,7 +621,7 @@ type messageAnswer struct {
 
 func (d *Dev) postMessage(w http.ResponseWriter, r *http.Request) {
 	var req messageRequest
-	chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
+	b, chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
 	if !ok {
 		return
 	}
@@ -515,7 +650,7 @@ func (d *Dev) postMessage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.ReplyToMessageID != 0 {
-		orig, ok := d.fake.Message(chatID, req.ReplyToMessageID)
+		orig, ok := b.fake.Message(chatID, req.ReplyToMessageID)
 		if !ok {
 			d.fail(w, http.StatusNotFound, fmt.Sprintf("reply_to_message_id: chat %d has no message %d", chatID, req.ReplyToMessageID))
 			return
@@ -531,13 +666,13 @@ func (d *Dev) postMessage(w http.ResponseWriter, r *http.Request) {
 		msg[k] = v
 	}
 
-	updateID, messageID := d.fake.AddMessage("message", chatID, msg)
-	stored, _ := d.fake.Message(chatID, messageID)
-	out, status := d.await(r, wait, updateID)
+	updateID, messageID := b.fake.AddMessage("message", chatID, msg)
+	stored, _ := b.fake.Message(chatID, messageID)
+	out, status := d.await(r, b, wait, updateID)
 	ans := messageAnswer{injected: injected{true, updateID}, MessageID: messageID, Message: stored, outcome: out}
 	if !out.Pending {
 		ans.Replies = []json.RawMessage{}
-		for _, m := range d.fake.Messages(chatID) {
+		for _, m := range b.fake.Messages(chatID) {
 			if messageIDOf(m) > messageID {
 				ans.Replies = append(ans.Replies, m)
 			}
@@ -572,7 +707,7 @@ type queryAnswer struct {
 
 func (d *Dev) postCallback(w http.ResponseWriter, r *http.Request) {
 	var req callbackRequest
-	chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
+	b, chatID, wait, ok := d.injectParams(w, r, "chat_id", &req)
 	if !ok {
 		return
 	}
@@ -582,14 +717,14 @@ func (d *Dev) postCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	var msg json.RawMessage
 	if req.MessageID != 0 {
-		m, ok := d.fake.Message(chatID, req.MessageID)
+		m, ok := b.fake.Message(chatID, req.MessageID)
 		if !ok {
 			d.fail(w, http.StatusNotFound, fmt.Sprintf("chat %d has no message %d: press a button of a message the bot sent (GET %s/chats/%d lists them)", chatID, req.MessageID, Prefix, chatID))
 			return
 		}
 		msg = m
 	} else {
-		msgs := d.fake.Messages(chatID)
+		msgs := b.fake.Messages(chatID)
 		for i := len(msgs) - 1; i >= 0; i-- {
 			if hasInlineKeyboard(msgs[i]) {
 				msg = msgs[i]
@@ -605,18 +740,18 @@ func (d *Dev) postCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := d.newQuery(queryOf{kind: "callback_query", chatID: chatID, userID: userID})
-	updateID := d.fake.AddUpdate("callback_query", map[string]any{
+	id := d.newQuery(queryOf{bot: b.name, kind: "callback_query", chatID: chatID, userID: userID})
+	updateID := b.fake.AddUpdate("callback_query", map[string]any{
 		"id":            id,
 		"from":          from,
 		"message":       msg,
 		"chat_instance": chatInstance(chatID),
 		"data":          req.Data,
 	})
-	out, status := d.await(r, wait, updateID)
+	out, status := d.await(r, b, wait, updateID)
 	ans := queryAnswer{injected: injected{true, updateID}, CallbackQueryID: id, outcome: out}
-	ans.Message, _ = d.fake.Message(chatID, messageIDOf(msg))
-	ans.Answer = d.answerOf("answerCallbackQuery", "callback_query_id", id)
+	ans.Message, _ = b.fake.Message(chatID, messageIDOf(msg))
+	ans.Answer = d.answerOf(b, "answerCallbackQuery", "callback_query_id", id)
 	writeJSON(w, status, ans)
 }
 
@@ -630,7 +765,7 @@ type inlineRequest struct {
 
 func (d *Dev) postInline(w http.ResponseWriter, r *http.Request) {
 	var req inlineRequest
-	userID, wait, ok := d.injectParams(w, r, "user_id", &req)
+	b, userID, wait, ok := d.injectParams(w, r, "user_id", &req)
 	if !ok {
 		return
 	}
@@ -638,20 +773,24 @@ func (d *Dev) postInline(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := d.newQuery(queryOf{kind: "inline_query", userID: fromID})
+	id := d.newQuery(queryOf{bot: b.name, kind: "inline_query", userID: fromID})
 	q := map[string]any{"id": id, "from": from, "query": req.Query, "offset": req.Offset}
 	if req.ChatType != "" {
 		q["chat_type"] = req.ChatType
 	}
-	updateID := d.fake.AddUpdate("inline_query", q)
-	out, status := d.await(r, wait, updateID)
+	updateID := b.fake.AddUpdate("inline_query", q)
+	out, status := d.await(r, b, wait, updateID)
 	ans := queryAnswer{injected: injected{true, updateID}, InlineQueryID: id, outcome: out}
-	ans.Answer = d.answerOf("answerInlineQuery", "inline_query_id", id)
+	ans.Answer = d.answerOf(b, "answerInlineQuery", "inline_query_id", id)
 	writeJSON(w, status, ans)
 }
 
 // postUpdate injects any Update object: POST /dev/updates.
 func (d *Dev) postUpdate(w http.ResponseWriter, r *http.Request) {
+	b, ok := d.botParam(w, r)
+	if !ok {
+		return
+	}
 	wait, ok := d.waitParam(w, r)
 	if !ok {
 		return
@@ -679,9 +818,9 @@ func (d *Dev) postUpdate(w http.ResponseWriter, r *http.Request) {
 	for k, v := range fields {
 		kind, payload = k, v
 	}
-	d.learnQuery(kind, payload)
-	updateID := d.fake.AddRawUpdate(body)
-	out, status := d.await(r, wait, updateID)
+	d.learnQuery(b, kind, payload)
+	updateID := b.fake.AddRawUpdate(body)
+	out, status := d.await(r, b, wait, updateID)
 	writeJSON(w, status, struct {
 		injected
 		outcome
@@ -690,7 +829,7 @@ func (d *Dev) postUpdate(w http.ResponseWriter, r *http.Request) {
 
 // learnQuery records the callback and inline queries of raw updates, so
 // their answers show up in GET /dev/chats and /dev/users.
-func (d *Dev) learnQuery(kind string, payload json.RawMessage) {
+func (d *Dev) learnQuery(b *devBot, kind string, payload json.RawMessage) {
 	var q struct {
 		ID   string `json:"id"`
 		From struct {
@@ -707,7 +846,7 @@ func (d *Dev) learnQuery(kind string, payload json.RawMessage) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.queries[q.ID] = queryOf{kind: kind, chatID: q.Message.Chat.ID, userID: q.From.ID}
+	d.queries[q.ID] = queryOf{bot: b.name, kind: kind, chatID: q.Message.Chat.ID, userID: q.From.ID}
 }
 
 // newQuery returns a new query id, recorded as of.
@@ -743,9 +882,9 @@ func callOf(c fakeapi.Call) Call {
 
 // answerOf returns the latest call of method whose param is id, preferring
 // a successful one.
-func (d *Dev) answerOf(method, param, id string) *Call {
+func (d *Dev) answerOf(b *devBot, method, param, id string) *Call {
 	var found *Call
-	for _, c := range d.fake.CallsTo(method) {
+	for _, c := range b.fake.CallsTo(method) {
 		if paramString(c.Params[param]) != id {
 			continue
 		}
@@ -772,25 +911,29 @@ type chatView struct {
 }
 
 func (d *Dev) getChat(w http.ResponseWriter, r *http.Request) {
+	b, ok := d.botParam(w, r)
+	if !ok {
+		return
+	}
 	chatID, ok := d.pathID(w, r, "chat_id")
 	if !ok {
 		return
 	}
-	v := chatView{Messages: d.fake.Messages(chatID), CallbackAnswers: []Call{}, Calls: []Call{}}
+	v := chatView{Messages: b.fake.Messages(chatID), CallbackAnswers: []Call{}, Calls: []Call{}}
 	if v.Messages == nil {
 		v.Messages = []json.RawMessage{}
 	}
-	if c, ok := d.fake.Chat(chatID); ok {
+	if c, ok := b.fake.Chat(chatID); ok {
 		v.Chat = c
 	} else {
 		v.Chat, _ = json.Marshal(map[string]int64{"id": chatID})
 	}
-	queries := d.queriesWhere(func(q queryOf) bool { return q.kind == "callback_query" && q.chatID == chatID })
-	for _, c := range d.fake.Calls() {
+	queries := d.queriesWhere(func(q queryOf) bool { return q.bot == b.name && q.kind == "callback_query" && q.chatID == chatID })
+	for _, c := range b.fake.Calls() {
 		if c.Method == "answerCallbackQuery" && queries[paramString(c.Params["callback_query_id"])] {
 			v.CallbackAnswers = append(v.CallbackAnswers, callOf(c))
 		}
-		if d.targets(c.Params["chat_id"], chatID) {
+		if d.targets(b, c.Params["chat_id"], chatID) {
 			v.Calls = append(v.Calls, callOf(c))
 		}
 	}
@@ -812,14 +955,18 @@ type userView struct {
 }
 
 func (d *Dev) getUser(w http.ResponseWriter, r *http.Request) {
+	b, ok := d.botParam(w, r)
+	if !ok {
+		return
+	}
 	userID, ok := d.pathID(w, r, "user_id")
 	if !ok {
 		return
 	}
 	v := userView{UserID: userID, InlineAnswers: []Call{}, CallbackAnswers: []Call{}, Calls: []Call{}}
-	inline := d.queriesWhere(func(q queryOf) bool { return q.kind == "inline_query" && q.userID == userID })
-	callback := d.queriesWhere(func(q queryOf) bool { return q.kind == "callback_query" && q.userID == userID })
-	for _, c := range d.fake.Calls() {
+	inline := d.queriesWhere(func(q queryOf) bool { return q.bot == b.name && q.kind == "inline_query" && q.userID == userID })
+	callback := d.queriesWhere(func(q queryOf) bool { return q.bot == b.name && q.kind == "callback_query" && q.userID == userID })
+	for _, c := range b.fake.Calls() {
 		switch {
 		case c.Method == "answerInlineQuery" && inline[paramString(c.Params["inline_query_id"])]:
 			v.InlineAnswers = append(v.InlineAnswers, callOf(c))
@@ -836,10 +983,14 @@ func (d *Dev) getUser(w http.ResponseWriter, r *http.Request) {
 // getCalls answers GET /dev/calls: every Bot API call, getUpdates left out
 // unless ?all=true or ?method=getUpdates.
 func (d *Dev) getCalls(w http.ResponseWriter, r *http.Request) {
+	b, ok := d.botParam(w, r)
+	if !ok {
+		return
+	}
 	method := r.URL.Query().Get("method")
 	all, _ := strconv.ParseBool(r.URL.Query().Get("all"))
 	out := []Call{}
-	for _, c := range d.fake.Calls() {
+	for _, c := range b.fake.Calls() {
 		switch {
 		case method != "" && !strings.EqualFold(method, c.Method):
 			continue
@@ -852,12 +1003,22 @@ func (d *Dev) getCalls(w http.ResponseWriter, r *http.Request) {
 }
 
 // getDeliveries answers GET /dev/deliveries: the latest finished
-// deliveries, oldest first.
-func (d *Dev) getDeliveries(w http.ResponseWriter, _ *http.Request) {
+// deliveries of every bot, or of ?bot=NAME, oldest first.
+func (d *Dev) getDeliveries(w http.ResponseWriter, r *http.Request) {
+	only := ""
+	if r.URL.Query().Get("bot") != "" {
+		b, ok := d.botParam(w, r)
+		if !ok {
+			return
+		}
+		only = b.name
+	}
 	d.mu.Lock()
 	out := make([]Delivery, 0, len(d.order))
-	for _, id := range d.order {
-		out = append(out, d.deliveries[id])
+	for _, key := range d.order {
+		if only == "" || key.bot == only {
+			out = append(out, d.deliveries[key])
+		}
 	}
 	d.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
@@ -877,13 +1038,13 @@ func (d *Dev) queriesWhere(match func(queryOf) bool) map[string]bool {
 
 // targets reports whether a chat_id parameter (123, "123", "@name")
 // addresses chatID.
-func (d *Dev) targets(raw json.RawMessage, chatID int64) bool {
+func (d *Dev) targets(b *devBot, raw json.RawMessage, chatID int64) bool {
 	s := paramString(raw)
 	if s == "" {
 		return false
 	}
 	if strings.HasPrefix(s, "@") {
-		return d.fake.ResolveChat(s) == chatID
+		return b.fake.ResolveChat(s) == chatID
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return err == nil && n == chatID

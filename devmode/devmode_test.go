@@ -343,7 +343,7 @@ func TestInlineQuery(t *testing.T) {
 	// The answer shows up in the inline endpoint's own answer too.
 	require.Equal(t, http.StatusAccepted, e.do("POST", "/dev/users/5/inline?wait=0", `{}`, &a))
 	e.bot("answerInlineQuery", map[string]any{"inline_query_id": a.InlineQueryID, "results": []any{}})
-	assert.NotNil(t, e.dev.answerOf("answerInlineQuery", "inline_query_id", a.InlineQueryID))
+	assert.NotNil(t, e.dev.answerOf(e.dev.bots[0], "answerInlineQuery", "inline_query_id", a.InlineQueryID))
 }
 
 func TestRawUpdatesAndCalls(t *testing.T) {

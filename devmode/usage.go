@@ -84,6 +84,9 @@ func EndpointsHelp(base string) string {
   ?wait=DURATION; ?wait=0 does not wait) and answer 200 with it, or 202 with
   "pending": true when it has not finished. Ids are int64; bodies are JSON
   whatever the Content-Type (so curl -d works); unknown fields are an error.
+  With --bots N, every endpoint takes ?bot=NAME (bot1 to botN, default
+  bot1): the bot the user writes to, or whose doings are read;
+  /dev/deliveries without it lists every bot's.
 `)
 	return b.String()
 }
@@ -98,15 +101,21 @@ func (d *Dev) Banner(sendURL string) string {
 		app += "  (the built-in echo app; give an APP_URL to use yours)"
 	}
 	var b strings.Builder
+	bot := fmt.Sprintf("bot           @%s (id %d)", Bot.Username, Bot.ID)
+	if d.multi() {
+		first, last := d.bots[0].fake.User(), d.bots[len(d.bots)-1].fake.User()
+		bot = fmt.Sprintf("bots          %d, %s (@%s, id %d) to %s (@%s, id %d); ?bot=NAME picks one (default %s)",
+			len(d.bots), d.bots[0].name, first.Username, first.ID, d.bots[len(d.bots)-1].name, last.Username, last.ID, d.bots[0].name)
+	}
 	fmt.Fprintf(&b, `asgigram dev: a fake Telegram in this process, no bot token needed
   listening on  %s
   app_url       %s
   send_url      %s
-  bot           @%s (id %d)
+  %s
   endpoints     %s  (GET it for the list; asgigram dev --help explains them)
 
 Act as user 42 in chat 42, then see what the bot did:
-`, base, app, sendURL, Bot.Username, Bot.ID, base+Prefix)
+`, base, app, sendURL, bot, base+Prefix)
 	if builtin {
 		fmt.Fprintf(&b, "  curl -s %s/dev/chats/42/messages -d '{\"text\":\"/start\"}'\n", base)
 		fmt.Fprintf(&b, "  curl -s %s/dev/chats/42/callback -d '{\"data\":\"like\"}'\n", base)
@@ -115,7 +124,16 @@ Act as user 42 in chat 42, then see what the bot did:
 	}
 	fmt.Fprintf(&b, "  curl -s %s/dev/users/42/inline -d '{\"query\":\"cats\"}'\n", base)
 	fmt.Fprintf(&b, "  curl -s %s/dev/chats/42\n", base)
-	b.WriteString("\nOne line per event follows: update, event type, scope -> app status and latency -> Bot API calls.\n")
+	if d.multi() {
+		fmt.Fprintf(&b, "The same as user 42 writing to %s, and what it did:\n", d.bots[1].name)
+		fmt.Fprintf(&b, "  curl -s '%s/dev/chats/42/messages?bot=%s' -d '{\"text\":\"hello\"}'\n", base, d.bots[1].name)
+		fmt.Fprintf(&b, "  curl -s '%s/dev/chats/42?bot=%s'\n", base, d.bots[1].name)
+	}
+	if d.multi() {
+		b.WriteString("\nOne line per event follows: bot, update, event type, scope -> app status and latency -> Bot API calls.\n")
+	} else {
+		b.WriteString("\nOne line per event follows: update, event type, scope -> app status and latency -> Bot API calls.\n")
+	}
 	return b.String()
 }
 
@@ -126,12 +144,23 @@ func (d *Dev) index(w http.ResponseWriter, _ *http.Request) {
 		e.CurlExample = e.Curl(d.opt.BaseURL)
 		eps[i] = e
 	}
+	type botEntry struct {
+		Name string `json:"name"`
+		Bot  any    `json:"bot"`
+	}
+	var bots []botEntry
+	if d.multi() {
+		for _, b := range d.bots {
+			bots = append(bots, botEntry{b.name, b.fake.User()})
+		}
+	}
 	writeJSON(w, http.StatusOK, struct {
 		OK        bool       `json:"ok"`
 		Bot       any        `json:"bot"`
+		Bots      []botEntry `json:"bots,omitempty"`
 		AppURL    string     `json:"app_url"`
 		Endpoints []Endpoint `json:"endpoints"`
-	}{true, Bot, d.opt.AppURL, eps})
+	}{true, d.bots[0].fake.User(), bots, d.opt.AppURL, eps})
 }
 
 // wrap splits text into lines of at most width bytes, at spaces.

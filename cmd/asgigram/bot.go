@@ -80,6 +80,9 @@ type botWiring struct {
 // wire builds the bot's Telegram client, application client, pacer,
 // metrics and adapter.
 func (b *bot) wire(w botWiring) {
+	if w.ro.forBot != nil {
+		w.ro = w.ro.forBot(b.name)
+	}
 	cfg := b.cfg
 	var ad *adapter.Adapter
 	b.mx = w.registry.Bot(b.name, metrics.Gauges{

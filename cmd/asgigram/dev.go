@@ -64,6 +64,10 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 		return ExitConfig
 	}
 	builtin := cfg.AppURL == ""
+	if cfg.DevBots > 1 && cfg.SendToken != "" {
+		fmt.Fprintf(m.Stderr, "asgigram dev: --send-token with --bots %d: a send_token says which bot a /send is for, and every bot would share this one; leave it out (the scope tokens of send_url work for every bot)\n", cfg.DevBots)
+		return ExitConfig
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -83,6 +87,16 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stderr, "asgigram dev: %v\n", err)
 		return ExitConfig
 	}
+	if cfg.DevBots > 1 {
+		// Each fake bot is a bot of this process, as an entry of bots:
+		// would be, with dev mode's settings.
+		for i := 1; i <= cfg.DevBots; i++ {
+			bc := cfg
+			bc.Token, bc.BotName = devmode.BotToken(i), devmode.BotName(i)
+			cfg.Bots = append(cfg.Bots, bc)
+		}
+		cfg.Token = ""
+	}
 
 	log := newLogger(cfg, m.Stderr)
 	redact := secretScrubber(cfg)
@@ -92,14 +106,21 @@ func (m *Main) runDev(ctx context.Context, args []string) int {
 		EchoKey: cfg.AppSecretKey,
 		BaseURL: base,
 		AppURL:  cfg.AppURL,
+		Bots:    cfg.DevBots,
 	})
 	stop := context.AfterFunc(ctx, dev.Close) // pending waits answer at once
 	defer stop()
 	defer dev.Close()
 
 	fmt.Fprint(m.Stdout, redact(dev.Banner(cfg.PublicURL+"/send")))
-	err = run(ctx, cfg, log, runOptions{ln: ln, routes: dev.Routes, onDelivery: dev.OnDelivery, onSend: dev.OnSend,
-		onTyping: dev.OnTyping, onCallbackAnswer: dev.OnCallbackAnswer, onLifecycle: dev.OnLifecycle})
+	hooks := func(name string) runOptions {
+		h := dev.For(name)
+		return runOptions{onDelivery: h.OnDelivery, onSend: h.OnSend, onTyping: h.OnTyping,
+			onCallbackAnswer: h.OnCallbackAnswer, onLifecycle: h.OnLifecycle}
+	}
+	ro := hooks("")
+	ro.ln, ro.routes, ro.forBot = ln, dev.Routes, hooks
+	err = run(ctx, cfg, log, ro)
 	if err != nil {
 		log.Error("asgigram dev stopped", "error", err)
 		return ExitFailure

@@ -380,3 +380,68 @@ func TestDevModeTracesTypingAndCallbackAnswers(t *testing.T) {
 	waitTrace(t, p, `(?m)^update 2 telegram\.callback_query chat:7 -> app 200 in \S+ -> answerCallbackQuery skipped \(asgigram had answered the query after callback_answer_after\)$`)
 	require.Equal(t, ExitOK, p.stop(10*time.Second))
 }
+
+// TestDevModeSeveralBots runs "asgigram dev --bots 3": a message injected
+// for bot2 is echoed by bot2 alone, its trace line and delivery say so, and
+// bot1 and bot3 did nothing in the chat.
+func TestDevModeSeveralBots(t *testing.T) {
+	p := start(t, []string{"dev", "--listen", "127.0.0.1:0", "--bots", "3"})
+	base := devBase(t, p)
+	assert.Contains(t, p.out.String(), "bots          3, bot1 ")
+
+	code, raw := devCall(t, http.MethodPost, base+"/dev/chats/42/messages?bot=bot2", `{"text":"hello"}`)
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	var sent struct {
+		UpdateID int64 `json:"update_id"`
+		Delivery struct {
+			Bot   string `json:"bot"`
+			Trace string `json:"trace"`
+		} `json:"delivery"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &sent))
+	assert.Equal(t, "bot2", sent.Delivery.Bot)
+	assert.Regexp(t, `^bot2: update \d+ telegram\.message chat:42 -> app 200 in \S+ -> sendMessage ok$`, sent.Delivery.Trace)
+	waitTrace(t, p, `(?m)^bot2: update \d+ telegram\.message chat:42 -> app 200 in \S+ -> sendMessage ok$`)
+
+	code, raw = devCall(t, http.MethodGet, base+"/dev/chats/42?bot=bot2", "")
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	var c devChat
+	require.NoError(t, json.Unmarshal(raw, &c))
+	assert.Equal(t, []string{"echo: hello"}, c.texts(), "bot2's chat 42")
+	for _, other := range []string{"bot1", "bot3"} {
+		code, raw = devCall(t, http.MethodGet, base+"/dev/chats/42?bot="+other, "")
+		require.Equal(t, http.StatusOK, code, "%s", raw)
+		var oc devChat
+		require.NoError(t, json.Unmarshal(raw, &oc))
+		assert.Empty(t, oc.Messages, "%s's chat 42", other)
+		assert.Empty(t, oc.Calls, "%s's calls in chat 42", other)
+	}
+	// Without ?bot= the endpoints are bot1's.
+	chat1, _ := getChat(t, base, "42")
+	assert.Empty(t, chat1.Messages)
+
+	code, raw = devCall(t, http.MethodGet, base+"/dev/deliveries", "")
+	require.Equal(t, http.StatusOK, code, "%s", raw)
+	var dvs []struct {
+		Bot string `json:"bot"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &dvs))
+	require.Len(t, dvs, 1)
+	assert.Equal(t, "bot2", dvs[0].Bot)
+
+	code, raw = devCall(t, http.MethodPost, base+"/dev/chats/42/messages?bot=bot4", `{"text":"hello"}`)
+	assert.Equal(t, http.StatusNotFound, code, "%s", raw)
+	assert.Contains(t, string(raw), "bot1 to bot3")
+
+	require.Equal(t, ExitOK, p.stop(10*time.Second))
+	assert.NotContains(t, p.out.String(), ":DEV-bot-", "a fake bot's token was printed")
+}
+
+// TestDevModeSeveralBotsRefusesASharedSendToken: a send_token says which
+// bot a /send is for, so --bots 2 with --send-token exits 2.
+func TestDevModeSeveralBotsRefusesASharedSendToken(t *testing.T) {
+	p := start(t, []string{"dev", "--listen", "127.0.0.1:0", "--bots", "2", "--send-token", "shared-send-token-of-two-bots"})
+	require.Equal(t, ExitConfig, p.wait(10*time.Second))
+	assert.Contains(t, p.out.String(), "--send-token with --bots 2")
+	assert.NotContains(t, p.out.String(), "shared-send-token-of-two-bots")
+}

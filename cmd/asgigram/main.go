@@ -154,6 +154,9 @@ type runOptions struct {
 	onCallbackAnswer func(id string, err error)
 	// onLifecycle is called after every lifecycle event POST.
 	onLifecycle func(adapter.Trace)
+	// forBot, when set, gives each bot its own hooks (the on... fields),
+	// by its name ("" for the top-level bot).
+	forBot func(name string) runOptions
 }
 
 // run wires the parts and runs them until ctx ends or one fails. cfg
