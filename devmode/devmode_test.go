@@ -461,3 +461,55 @@ func TestDeliveriesAreBounded(t *testing.T) {
 	e.do("GET", "/dev/deliveries", "", &ds)
 	assert.Len(t, ds, keepDeliveries)
 }
+
+// TestSeveralBots: with Bots: 2, ?bot= picks the bot an update is injected
+// for, update ids are each bot's own, and a delivery is matched to its
+// bot's injection only.
+func TestSeveralBots(t *testing.T) {
+	out := &lockedBuffer{}
+	dev := New(Options{Out: out, Bots: 2})
+	r := chi.NewRouter()
+	dev.Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	t.Cleanup(dev.Close)
+	e := &env{t: t, dev: dev, srv: srv, out: out}
+
+	bots := dev.Bots()
+	require.Len(t, bots, 2)
+	assert.Equal(t, BotInfo{Name: "bot2", Token: BotToken(2), User: BotUser(2)}, bots[1])
+	assert.Same(t, dev.Fake().BotFor(BotToken(2)), dev.bots[1].fake)
+
+	var a struct {
+		UpdateID int64 `json:"update_id"`
+		Pending  bool  `json:"pending"`
+	}
+	require.Equal(t, http.StatusAccepted, e.do("POST", "/dev/chats/42/messages?bot=bot2&wait=0", `{"text":"hi"}`, &a))
+	assert.Equal(t, 1, dev.bots[1].fake.Pending())
+	assert.Equal(t, 0, dev.bots[0].fake.Pending())
+
+	// bot1's delivery of the same update id does not answer bot2's wait.
+	var waited struct {
+		UpdateID int64     `json:"update_id"`
+		Delivery *Delivery `json:"delivery"`
+	}
+	done := make(chan int)
+	go func() { done <- e.do("POST", "/dev/chats/42/messages?bot=bot2&wait=30s", `{"text":"again"}`, &waited) }()
+	require.Eventually(t, func() bool { return dev.bots[1].fake.Pending() == 2 }, 5*time.Second, 5*time.Millisecond)
+	dev.For("bot1").OnDelivery(adapter.Trace{UpdateID: 2, Type: "telegram.message", Scope: "chat:42", Status: 200})
+	dev.For("bot2").OnDelivery(adapter.Trace{UpdateID: 2, Type: "telegram.message", Scope: "chat:42", Status: 204})
+	require.Equal(t, http.StatusOK, <-done)
+	require.Equal(t, int64(2), waited.UpdateID)
+	require.NotNil(t, waited.Delivery)
+	assert.Equal(t, 204, waited.Delivery.Status, "bot2's wait answered by bot1's delivery")
+
+	var dvs []Delivery
+	require.Equal(t, http.StatusOK, e.do("GET", "/dev/deliveries?bot=bot2", "", &dvs))
+	require.Len(t, dvs, 1)
+	assert.Equal(t, "bot2", dvs[0].Bot)
+	assert.Equal(t, 204, dvs[0].Status)
+	assert.Contains(t, out.String(), "bot1: update 2 telegram.message chat:42 -> app 200")
+	assert.Contains(t, out.String(), "bot2: update 2 telegram.message chat:42 -> app 204")
+
+	require.Equal(t, http.StatusNotFound, e.do("GET", "/dev/calls?bot=bot3", "", nil))
+}
