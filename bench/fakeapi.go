@@ -59,6 +59,8 @@ type update struct {
 type FakeAPI struct {
 	ups    []update
 	scopes int
+	first  int64 // update_id of the first update
+	botID  int64 // getMe's id
 
 	mu       sync.Mutex
 	avail    int           // updates [0, avail) are available
@@ -86,10 +88,16 @@ type FakeAPI struct {
 const firstUpdateID = 1_000_001
 
 // NewFakeAPI prepares the updates of w (none is available yet).
-func NewFakeAPI(w Workload) *FakeAPI {
+func NewFakeAPI(w Workload) *FakeAPI { return newFakeAPI(w, firstUpdateID, BotID) }
+
+// newFakeAPI prepares the updates of w for the bot botID, their ids from
+// first on.
+func newFakeAPI(w Workload, first, botID int64) *FakeAPI {
 	rng := rand.New(rand.NewPCG(w.Seed, 0x5eed))
 	users := w.inlineUsers()
 	f := &FakeAPI{
+		first:     first,
+		botID:     botID,
 		ups:       make([]update, w.N),
 		scopes:    w.Chats + users,
 		availAt:   make([]int64, w.N),
@@ -101,7 +109,7 @@ func NewFakeAPI(w Workload) *FakeAPI {
 	}
 	date := time.Now().Unix()
 	for i := range f.ups {
-		id := firstUpdateID + i
+		id := first + int64(i)
 		if rng.Float64() < w.InlineShare {
 			u := rng.IntN(users)
 			uid := int64(2_000_000_000 + u)
@@ -249,7 +257,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch method {
 	case "getMe":
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok":true,"result":{"id":`+strconv.Itoa(BotID)+`,"is_bot":true,"first_name":"Bench","username":"bench_bot","can_join_groups":true,"can_read_all_group_messages":false,"supports_inline_queries":true}}`)
+		io.WriteString(w, `{"ok":true,"result":{"id":`+strconv.FormatInt(f.botID, 10)+`,"is_bot":true,"first_name":"Bench","username":"bench_bot","can_join_groups":true,"can_read_all_group_messages":false,"supports_inline_queries":true}}`)
 	case "getUpdates":
 		f.getUpdates(w, r, body)
 	case "sendMessage":
@@ -289,7 +297,7 @@ func (f *FakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	f.polls.Add(1)
 	f.pollOnce.Do(func() { close(f.firstPoll) })
-	start := max(0, int(p.Offset-firstUpdateID))
+	start := max(0, int(p.Offset-f.first))
 	var deadline <-chan time.Time
 	for {
 		f.mu.Lock()
@@ -345,7 +353,7 @@ func (f *FakeAPI) sendMessage(w http.ResponseWriter, body []byte) {
 	}
 	idx := -1
 	if id, err := strconv.ParseInt(strings.TrimPrefix(p.Text, "u"), 10, 64); err == nil && strings.HasPrefix(p.Text, "u") {
-		idx = int(id - firstUpdateID)
+		idx = int(id - f.first)
 	}
 	f.mu.Lock()
 	switch {
@@ -370,7 +378,7 @@ func (f *FakeAPI) sendMessage(w http.ResponseWriter, body []byte) {
 	out := make([]byte, 0, 160)
 	out = append(out, `{"ok":true,"result":{"message_id":`...)
 	out = strconv.AppendInt(out, mid, 10)
-	out = append(out, `,"from":{"id":`+strconv.Itoa(BotID)+`,"is_bot":true,"first_name":"Bench"},"chat":{"id":`...)
+	out = append(out, `,"from":{"id":`+strconv.FormatInt(f.botID, 10)+`,"is_bot":true,"first_name":"Bench"},"chat":{"id":`...)
 	out = append(out, p.ChatID...)
 	out = append(out, `,"type":"private"},"date":`...)
 	out = strconv.AppendInt(out, now/int64(time.Second), 10)

@@ -44,6 +44,9 @@ func (rep *Report) Print(w io.Writer) {
 		flags = "(defaults)"
 	}
 	fmt.Fprintf(w, "asgigram flags: %s; baseline max pending: %d\n", flags, c.BaselineMaxPending)
+	if c.Bots > 1 {
+		fmt.Fprintf(w, "bots: %d (each its own backlog of n updates over its own chats), of which %d with an app that never answers (not measured)\n", c.Bots, c.HungBots)
+	}
 	m := rep.Machine
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s %s\n\n", m.CPUs, m.CPUModel, m.Go, m.OS)
 
@@ -54,6 +57,12 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%.3f\t%.2f\t%d\t%s\t%s\t\n", r.Runner, float64(r.IdleCPU)/float64(time.Millisecond), r.CPU.Seconds(), r.API.Polls, mb(r.RSS), heapMB(r.Heap))
 		}
 		tw.Flush()
+		if c.Bots > 1 {
+			for _, r := range rep.Runs {
+				fmt.Fprintf(w, "%s: every bot polling %.2fs after start, %d open descriptors, idle CPU %.3f%% of one core, other CPU-s %.2f\n",
+					r.Runner, r.AllPolling.Seconds(), r.FDs, 100*r.IdleCPU.Seconds()/c.Idle.Seconds(), r.OtherCPU.Seconds())
+			}
+		}
 		rep.printErrors(w)
 		return
 	}
@@ -96,6 +105,12 @@ func (rep *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
+	if c.Bots > 1 {
+		for _, r := range rep.Runs {
+			fmt.Fprintf(w, "%s: every bot polling %.2fs after start, %d open descriptors, RSS %s MiB, other CPU-s %.2f\n",
+				r.Runner, r.AllPolling.Seconds(), r.FDs, mb(r.RSS), r.OtherCPU.Seconds())
+		}
+	}
 	for _, r := range rep.Runs {
 		fmt.Fprintf(w, "%s: %d/%d updates reached the app (%d POSTs), %d/%d sendMessages recorded, %d duplicates, %d out of order, %d getUpdates; CPU whole life %.2fs, ru_maxrss %s MiB, exit %d\n",
 			r.Runner, r.App.Distinct, r.API.Updates, r.App.Events, r.API.Recorded, r.API.Updates, r.API.Duplicates, r.API.OutOfOrder,

@@ -79,6 +79,13 @@ type Config struct {
 	// (CPU and allocations, see package pprofhook) into this directory;
 	// asgigram is then built with the hook (it ignores AsgigramBin).
 	ProfileDir string
+	// Bots, when > 1, runs asgigram with that many bots (a bots: config
+	// file), each with a token of its own on the fake Bot API and its own
+	// backlog of N updates over its own Chats; only asgigram is measured.
+	Bots int
+	// HungBots is how many of the Bots have an app that never answers;
+	// the measurement is the other bots'.
+	HungBots int
 	// Progress receives progress lines (nil: discarded).
 	Progress io.Writer `json:"-"`
 }
@@ -162,11 +169,16 @@ type Result struct {
 	// window (busy time of all CPUs minus the forwarder and the harness):
 	// far from 0 means something else disturbed the measurement.
 	OtherCPU time.Duration `json:"other_cpu_ns"`
-	API      Counts        `json:"api"`
-	App      AppCounts     `json:"app"`
-	ExitCode int           `json:"exit_code"`
-	Log      string        `json:"log"`
-	Err      string        `json:"error,omitempty"`
+	// AllPolling is the time from the process's start until every bot
+	// polled (many bots only); FDs are its open descriptors at the end of
+	// the measurement.
+	AllPolling time.Duration `json:"all_polling_ns,omitempty"`
+	FDs        int           `json:"fds,omitempty"`
+	API        Counts        `json:"api"`
+	App        AppCounts     `json:"app"`
+	ExitCode   int           `json:"exit_code"`
+	Log        string        `json:"log"`
+	Err        string        `json:"error,omitempty"`
 }
 
 // Report is the outcome of Run.
@@ -193,6 +205,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if r != RunnerAsgigram && r != RunnerBaseline {
 			return nil, fmt.Errorf("unknown runner %q (asgigram, baseline)", r)
 		}
+	}
+	if cfg.Bots > 1 && slices.Contains(cfg.Runners, RunnerBaseline) {
+		return nil, fmt.Errorf("-bots measures asgigram alone: give -runners asgigram (compare with a run of one bot)")
+	}
+	if cfg.HungBots >= max(cfg.Bots, 1) && cfg.HungBots > 0 {
+		return nil, fmt.Errorf("-hung-bots %d leaves no bot to measure of %d", cfg.HungBots, cfg.Bots)
 	}
 	if cfg.Reply != ReplyBody && cfg.Reply != ReplySend {
 		return nil, fmt.Errorf("unknown reply mode %q (body, send)", cfg.Reply)
@@ -374,6 +392,9 @@ func childEnv(extra ...string) []string {
 
 // runOne measures one forwarder once. Failures are reported in Result.Err.
 func runOne(ctx context.Context, cfg Config, name, dir string, iter int) (res Result) {
+	if cfg.Bots > 1 {
+		return runMulti(ctx, cfg, dir, iter)
+	}
 	res.Runner = name
 	fail := func(format string, a ...any) Result {
 		res.Err = fmt.Sprintf(format, a...)
@@ -715,6 +736,7 @@ func median(rs []Result) Result {
 	m.HarnessCPU = medD(func(r Result) time.Duration { return r.HarnessCPU })
 	m.OtherCPU = medD(func(r Result) time.Duration { return r.OtherCPU })
 	m.UpdatesPerSec = medF(func(r Result) float64 { return r.UpdatesPerSec })
+	m.AllPolling = medD(func(r Result) time.Duration { return r.AllPolling })
 	m.CPUPer10k = medF(func(r Result) float64 { return r.CPUPer10k })
 	var errs []string
 	for _, r := range rs {

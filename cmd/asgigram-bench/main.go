@@ -9,6 +9,8 @@
 //	go run ./cmd/asgigram-bench -offered-rate 1000 -n 10000
 //	go run ./cmd/asgigram-bench -idle 60s
 //	go run ./cmd/asgigram-bench -asgigram-flags "--pacing=false --spool disk"
+//	go run ./cmd/asgigram-bench -runners asgigram -bots 100 -n 1000 -chats 10
+//	go run ./cmd/asgigram-bench -runners asgigram -bots 1000 -idle 60s
 //	go run ./cmd/asgigram-bench -plot curve.svg r100.json r1000.json ...
 package main
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string) int {
 	fs.DurationVar(&cfg.Idle, "idle", 0, "measure CPU over this long with no updates instead (e.g. 60s)")
 	fs.StringVar(&asgFlags, "asgigram-flags", "", "extra flags passed to asgigram as they are, space-separated (e.g. \"--spool memory\"); --pacing=false is added unless they mention pacing")
 	fs.BoolVar(&cfg.Sign, "sign", false, "sign events (asgigram --app-secret with a generated secret)")
+	fs.IntVar(&cfg.Bots, "bots", 1, "run asgigram with this many bots (a bots: config file; -runners asgigram), each with its own backlog of -n updates over its own -chats")
+	fs.IntVar(&cfg.HungBots, "hung-bots", 0, "with -bots: this many bots' app never answers; the others are measured")
 	fs.StringVar(&cfg.AsgigramBin, "asgigram-bin", "", "a prebuilt asgigram binary (default: go build ./cmd/asgigram into a temporary directory)")
 	fs.StringVar(&runners, "runners", "asgigram,baseline", "what to measure, in this order")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "run each this many times, interleaved, and report medians")
