@@ -62,3 +62,44 @@ func TestTinyRun(t *testing.T) {
 		})
 	}
 }
+
+// TestTinyManyBots runs asgigram with four bots from a bots: file, one of
+// them with an app that never answers, and checks the counts of the three
+// others: each of their updates reached the application once and its
+// sendMessage arrived, in scope order; the hung bot's are not counted.
+func TestTinyManyBots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs asgigram")
+	}
+	bin, err := bench.Build(context.Background(), t.TempDir(), nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := bench.Run(ctx, bench.Config{
+		Workload:      bench.Workload{N: 100, Chats: 10, Seed: 7},
+		Bots:          4,
+		HungBots:      1,
+		Runners:       []string{bench.RunnerAsgigram},
+		AsgigramFlags: []string{"--poll-timeout", "1s", "--log-level", "warn", "--shutdown-grace", "1s"},
+		AsgigramBin:   bin,
+		Timeout:       30 * time.Second,
+	})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Log("\n" + out.String())
+	require.Len(t, rep.Runs, 1)
+	r := rep.Runs[0]
+	assert.Empty(t, r.Err)
+	assert.Equal(t, 300, r.API.Updates, "the measured bots' updates")
+	assert.Equal(t, 300, r.API.Recorded, "sendMessages recorded")
+	assert.Equal(t, 300, r.App.Distinct, "updates that reached the app")
+	assert.Zero(t, r.API.Duplicates, "duplicate sendMessages")
+	assert.Zero(t, r.API.OutOfOrder, "sendMessages out of scope order")
+	assert.Zero(t, r.API.Unknown, "unknown sendMessages")
+	assert.Positive(t, r.AllPolling)
+	assert.Positive(t, r.FDs)
+
+	_, err = bench.Run(ctx, bench.Config{Bots: 2, AsgigramBin: bin})
+	assert.ErrorContains(t, err, "-runners asgigram", "the baseline with -bots")
+}
