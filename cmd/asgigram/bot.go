@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -33,6 +34,10 @@ type bot struct {
 	mx   *metrics.Metrics
 	// revoked: Telegram rejected the token (401) and the bot stopped.
 	revoked atomic.Bool
+	// stop ends the bot's run (as SIGTERM would); done is closed once it
+	// has ended.
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // openBot opens the spool of the bot of cfg (one per bot:
@@ -77,18 +82,13 @@ type botWiring struct {
 	ro        runOptions
 }
 
-// wire builds the bot's Telegram client, application client, pacer,
-// metrics and adapter.
+// wire builds the bot's Telegram client, application client, pacer and
+// adapter, counting in b.mx (see botFleet.wire).
 func (b *bot) wire(w botWiring) {
 	if w.ro.forBot != nil {
 		w.ro = w.ro.forBot(b.name)
 	}
 	cfg := b.cfg
-	var ad *adapter.Adapter
-	b.mx = w.registry.Bot(b.name, metrics.Gauges{
-		Scopes:  func() int { return ad.Registry().Len() },
-		Pending: func() int { return ad.Pending() },
-	})
 	tg := telegram.New(cfg.APIURL, cfg.Token, telegram.Options{
 		PollTimeout: cfg.PollTimeout,
 		UserAgent:   w.userAgent,
@@ -150,7 +150,7 @@ func (b *bot) wire(w botWiring) {
 	if b.sp != nil {
 		sp = b.sp
 	}
-	ad = adapter.New(adapter.Options{
+	ad := adapter.New(adapter.Options{
 		Telegram:             tg,
 		App:                  app,
 		SendURL:              w.publicURL + "/send",
@@ -222,17 +222,31 @@ var errEveryTokenRejected = fmt.Errorf("every bot's token was rejected: %w", tel
 
 // bots are the bots of a process of several, behind its one local server:
 // a token is resolved to the bot that knows it, and acts only as that bot.
+// A reload replaces the set at once (set): a bot removed is unknown from
+// then on, by its tokens and its name.
 type bots struct {
+	cur atomic.Pointer[botSet]
+}
+
+// botSet is one set of bots of bots.
+type botSet struct {
 	list   []*bot
 	byName map[string]*bot
 }
 
 func newBots(list []*bot) *bots {
-	bs := &bots{list: list, byName: make(map[string]*bot, len(list))}
-	for _, b := range list {
-		bs.byName[b.name] = b
-	}
+	bs := &bots{}
+	bs.set(list)
 	return bs
+}
+
+// set makes list the bots.
+func (bs *bots) set(list []*bot) {
+	s := &botSet{list: list, byName: make(map[string]*bot, len(list))}
+	for _, b := range list {
+		s.byName[b.name] = b
+	}
+	bs.cur.Store(s)
 }
 
 var (
@@ -245,7 +259,7 @@ var (
 // adapter.ErrUnknownToken, or adapter.ErrExpiredToken when a bot knew it.
 func (bs *bots) Authorize(token string) (adapter.Principal, error) {
 	err := adapter.ErrUnknownToken
-	for _, b := range bs.list {
+	for _, b := range bs.cur.Load().list {
 		p, e := b.ad.Authorize(token)
 		if e == nil {
 			return p, nil
@@ -257,9 +271,10 @@ func (bs *bots) Authorize(token string) (adapter.Principal, error) {
 	return adapter.Principal{}, err
 }
 
-// of returns the adapter of the bot whose Authorize resolved p.
+// of returns the adapter of the bot whose Authorize resolved p, while
+// that bot is one of bs.
 func (bs *bots) of(p adapter.Principal) (*adapter.Adapter, error) {
-	if ad := p.Adapter(); ad != nil {
+	if ad := p.Adapter(); ad != nil && slices.ContainsFunc(bs.cur.Load().list, func(b *bot) bool { return b.ad == ad }) {
 		return ad, nil
 	}
 	return nil, adapter.ErrUnknownToken
@@ -302,8 +317,9 @@ func (bs *bots) OpenFile(ctx context.Context, p adapter.Principal, fileID string
 // Health is ready while every bot is; it lists each bot's health, and
 // each reason prefixed with its bot's name.
 func (bs *bots) Health() adapter.Health {
-	h := adapter.Health{Ready: true, Bots: make(map[string]adapter.Health, len(bs.list))}
-	for _, b := range bs.list {
+	list := bs.cur.Load().list
+	h := adapter.Health{Ready: true, Bots: make(map[string]adapter.Health, len(list))}
+	for _, b := range list {
 		bh := b.health()
 		h.Bots[b.name] = bh
 		h.Ready = h.Ready && bh.Ready
@@ -316,7 +332,7 @@ func (bs *bots) Health() adapter.Health {
 
 // BotHealth is the health of the bot named name.
 func (bs *bots) BotHealth(name string) (adapter.Health, bool) {
-	b, ok := bs.byName[name]
+	b, ok := bs.cur.Load().byName[name]
 	if !ok {
 		return adapter.Health{}, false
 	}
@@ -325,7 +341,7 @@ func (bs *bots) BotHealth(name string) (adapter.Health, bool) {
 
 // Admin is the admin of the bot named name.
 func (bs *bots) Admin(name string) (httpapp.Admin, bool) {
-	b, ok := bs.byName[name]
+	b, ok := bs.cur.Load().byName[name]
 	if !ok {
 		return nil, false
 	}

@@ -83,8 +83,13 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		fmt.Fprintf(m.Stdout, "asgigram %s\n", version)
 		return ExitOK
 	}
-	log := newLogger(cfg, m.Stderr)
-	if err := run(ctx, cfg, log, runOptions{}); err != nil {
+	secrets := newSecretSet(cfg)
+	log := newLoggerWith(cfg, secrets, m.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ro := runOptions{secrets: secrets, hup: hup, reload: func() (config.Config, error) { return config.Load(args, m.Stderr) }}
+	if err := run(ctx, cfg, log, ro); err != nil {
 		switch {
 		case errors.Is(err, errEveryTokenRejected):
 			log.Error("the token of every bot was rejected by Telegram (401 Unauthorized): check each bot's token or token_file")
@@ -109,9 +114,14 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 // removes the bot token and the other secrets from every string it prints,
 // and masks the userinfo and query values of every URL.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	return newLoggerWith(cfg, newSecretSet(cfg), w)
+}
+
+// newLoggerWith is newLogger removing the secrets of scrub, which a reload
+// may add to.
+func newLoggerWith(cfg config.Config, scrub *secretSet, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	scrub := secretsOf(cfg)
 	opts := &slog.HandlerOptions{
 		Level: level,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
@@ -138,6 +148,33 @@ func secretsOf(cfg config.Config) redact.Secrets {
 	return redact.New(cfg.Secrets()...)
 }
 
+// secretSet is the redaction of every secret the process has known: those
+// of its configuration at start and of every configuration a reload read
+// (a removed bot's token stays secret while it drains, and after).
+type secretSet struct {
+	mu   sync.Mutex
+	list []string
+	cur  atomic.Pointer[redact.Secrets]
+}
+
+func newSecretSet(cfg config.Config) *secretSet {
+	s := &secretSet{}
+	s.add(cfg)
+	return s
+}
+
+// add adds the secrets of cfg.
+func (s *secretSet) add(cfg config.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, cfg.Secrets()...)
+	r := redact.New(s.list...)
+	s.cur.Store(&r)
+}
+
+// Text removes every secret from text (redact.Secrets.Text).
+func (s *secretSet) Text(text string) string { return s.cur.Load().Text(text) }
+
 // runOptions let the dev mode reuse run.
 type runOptions struct {
 	// ln is the local server's listener; nil listens on cfg.Listen.
@@ -157,17 +194,28 @@ type runOptions struct {
 	// forBot, when set, gives each bot its own hooks (the on... fields),
 	// by its name ("" for the top-level bot).
 	forBot func(name string) runOptions
+	// secrets is the redaction of the logger; nil: cfg's.
+	secrets *secretSet
+	// hup asks for a reload: reload rereads the configuration (nil: no
+	// reload).
+	hup    <-chan os.Signal
+	reload func() (config.Config, error)
 }
 
 // run wires the parts and runs them until ctx ends or one fails. cfg
 // gives one bot, or several in cfg.Bots: each runs on its own, behind one
-// local server.
+// local server. A value on ro.hup rereads the configuration (see reload).
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions) error {
+	loaded := cfg
 	cfgs := cfg.Bots
 	if cfgs == nil {
 		cfgs = []config.Config{cfg}
 	}
 	multi := len(cfgs) > 1
+	if ro.secrets == nil {
+		ro.secrets = newSecretSet(cfg)
+	}
+	f := &botFleet{multi: multi, log: log, loaded: loaded, metrics: map[string]*botMetrics{}}
 	// The spools first: a second instance on the same data_dir stops here,
 	// before it touches the listen address or Telegram.
 	var list []*bot
@@ -175,6 +223,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		for _, b := range list {
 			b.close()
 		}
+		f.closeAll()
 	}()
 	for _, bc := range cfgs {
 		b, err := openBot(bc, !multi, log)
@@ -198,9 +247,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		publicURL = config.LocalURL(ln.Addr().String())
 	}
 	registry := metrics.NewRegistry()
-	w := botWiring{registry: registry, publicURL: publicURL, userAgent: "asgigram/" + version, redact: secretsOf(cfg).Text, ro: ro}
+	f.wiring = botWiring{registry: registry, publicURL: publicURL, userAgent: "asgigram/" + version, redact: ro.secrets.Text, ro: ro}
 	for _, b := range list {
-		b.wire(w)
+		f.wire(b)
 	}
 	if warn := cfg.ResolveMaxConnections(config.OpenFileLimit()); warn != "" {
 		log.Warn(warn)
@@ -218,16 +267,16 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 		AdminToken:  cfg.AdminToken,
 	}
 	if multi {
-		bs := newBots(list)
-		ro2.Sender, ro2.Files, ro2.Health = bs, bs, bs.Health
-		ro2.BotHealth, ro2.AdminBot = bs.BotHealth, bs.Admin
+		f.router = newBots(list)
+		ro2.Sender, ro2.Files, ro2.Health = f.router, f.router, f.router.Health
+		ro2.BotHealth, ro2.AdminBot = f.router.BotHealth, f.router.Admin
 	} else {
-		b := list[0]
-		ro2.Sender, ro2.Files, ro2.Health, ro2.Admin = b.ad, b.ad, b.health, b.ad
-		if b.name != "" {
+		f.one = newOne(list[0])
+		ro2.Sender, ro2.Files, ro2.Health, ro2.Admin = f.one, f.one, f.one.Health, f.one
+		if list[0].name != "" {
 			// The one entry of bots: answers by its name too.
-			bs := newBots(list)
-			ro2.BotHealth, ro2.AdminBot = bs.BotHealth, bs.Admin
+			f.router = newBots(list)
+			ro2.BotHealth, ro2.AdminBot = f.router.BotHealth, f.router.Admin
 		}
 	}
 	router := httpapp.NewRouter(ro2)
@@ -264,38 +313,33 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	f.g, f.ctx = g, gctx
 	// Each bot runs until ctx ends (then drains within shutdown_grace), or
-	// until it fails. A bot whose token Telegram rejects stops alone; the
-	// process stops when every bot has, or when one fails otherwise. The
-	// HTTP server follows the last bot down.
-	var rejected atomic.Int32
+	// until it fails, or until a reload stops it. A bot whose token
+	// Telegram rejects stops alone; the process stops when every bot has,
+	// or when one fails otherwise. The HTTP server follows the last bot
+	// (and the reloader) down.
 	botsDone := make(chan struct{})
-	var running sync.WaitGroup
 	for _, b := range list {
-		running.Add(1)
+		f.start(b)
+	}
+	list = nil // f closes them now
+	if ro.hup != nil && ro.reload != nil {
+		f.running.Add(1)
 		g.Go(func() error {
-			defer running.Done()
-			err := b.ad.Run(gctx)
-			if !errors.Is(err, telegram.ErrUnauthorized) {
-				if err != nil && multi {
-					return fmt.Errorf("bot %s: %w", b.name, err)
+			defer f.running.Done()
+			for {
+				select {
+				case <-gctx.Done():
+					return nil
+				case <-ro.hup:
+					f.reload(ro.reload, ro.secrets)
 				}
-				return err
 			}
-			b.revoked.Store(true)
-			if !multi {
-				return err
-			}
-			n := int(rejected.Add(1))
-			b.log.Error("the bot token was rejected by Telegram (401 Unauthorized): this bot stopped; check its token or token_file", "bots_running", len(list)-n, "error", err)
-			if n == len(list) {
-				return errEveryTokenRejected
-			}
-			return nil
 		})
 	}
 	go func() {
-		running.Wait()
+		f.running.Wait()
 		close(botsDone)
 	}()
 	g.Go(func() error {
