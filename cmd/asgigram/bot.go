@@ -38,6 +38,9 @@ type bot struct {
 	// has ended.
 	stop context.CancelFunc
 	done chan struct{}
+	// leaving: a reload removed or replaced the bot and it is stopping;
+	// readiness no longer waits for it.
+	leaving atomic.Bool
 }
 
 // openBot opens the spool of the bot of cfg (one per bot:
@@ -315,11 +318,15 @@ func (bs *bots) OpenFile(ctx context.Context, p adapter.Principal, fileID string
 }
 
 // Health is ready while every bot is; it lists each bot's health, and
-// each reason prefixed with its bot's name.
+// each reason prefixed with its bot's name. A bot that a reload is
+// stopping is left out.
 func (bs *bots) Health() adapter.Health {
 	list := bs.cur.Load().list
 	h := adapter.Health{Ready: true, Bots: make(map[string]adapter.Health, len(list))}
 	for _, b := range list {
+		if b.leaving.Load() {
+			continue // stopping for a reload: its tokens still work meanwhile
+		}
 		bh := b.health()
 		h.Bots[b.name] = bh
 		h.Ready = h.Ready && bh.Ready

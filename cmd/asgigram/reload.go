@@ -218,6 +218,7 @@ func (f *botFleet) reload(load func() (config.Config, error), secrets *secretSet
 	// tokens (their deliveries in flight may /send); once stopped they are
 	// gone from the router, and the bots starting take their place.
 	for _, b := range stop {
+		b.leaving.Store(f.multi)
 		b.stop()
 	}
 	for _, b := range stop {

@@ -114,6 +114,8 @@ func TestReloadAddsRemovesAndChangesBots(t *testing.T) {
 	bot("shop").AddUpdate("message", textMessage(chat, chat, 2, "during"))
 	eventually(t, 20*time.Second, func() bool { return apps["shop"].texts()["during"] == 1 }, "shop delivers while news drains")
 	assert.NotContains(t, p.out.String(), "reloaded the configuration", "the reload waits for news's delivery in flight")
+	s, body := get(t, base+"/readyz")
+	assert.Equal(t, 200, s, "readiness does not wait for the bots a reload stops: %s", body)
 	close(release)
 	eventually(t, 30*time.Second, func() bool { return strings.Contains(p.out.String(), "reloaded the configuration") }, "the reload's summary")
 	assert.Contains(t, p.out.String(), `added=mail removed=news restarted=blog unchanged=shop ignored_global_keys=""`)
@@ -131,7 +133,7 @@ func TestReloadAddsRemovesAndChangesBots(t *testing.T) {
 	assert.Equal(t, map[string]int{"before": 1}, apps["blog"].texts(), "blog's old app gets nothing more")
 	// shop ran on untouched: its scope token still works.
 	assert.True(t, strings.HasPrefix(sendStatus(t, base, shopToken, chat), "200"), "shop's scope token survives the reload")
-	s, body := get(t, base+"/readyz")
+	s, body = get(t, base+"/readyz")
 	assert.Equal(t, 200, s, body)
 	assert.NotContains(t, body, `"news"`, "readiness lists the bots running")
 	assert.Contains(t, body, `"mail"`)
