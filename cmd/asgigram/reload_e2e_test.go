@@ -137,6 +137,11 @@ func TestReloadAddsRemovesAndChangesBots(t *testing.T) {
 	assert.Equal(t, 200, s, body)
 	assert.NotContains(t, body, `"news"`, "readiness lists the bots running")
 	assert.Contains(t, body, `"mail"`)
+	// Metrics: mail has its series; news's stay, its gauges at 0.
+	_, m := get(t, base+"/metrics")
+	assert.Contains(t, m, `asgigram_updates_received_total{bot="mail",kind="message"} 1`)
+	assert.Contains(t, m, `asgigram_updates_received_total{bot="news",kind="message"} 2`)
+	assert.Contains(t, m, `asgigram_pending_updates{bot="news"} 0`)
 
 	// A file that does not validate: reported, nothing changes.
 	require.NoError(t, os.WriteFile(conf, []byte("listen: 127.0.0.1:0\nbots:\n  - name: shop\n    token: "+testToken+"\n    app_url: not-a-url\n"), 0o600))
