@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -224,29 +223,14 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 	allPolling := allClosed(polling)
 
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	proc, err := startChild(cmd)
+	if err != nil {
 		return fail("starting asgigram: %v", err)
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stopped := false
+	pid, exited := cmd.Process.Pid, proc.exited
 	stop := func() {
-		if stopped {
+		if !proc.stop(&res) {
 			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		res.ExitCode = cmd.ProcessState.ExitCode()
-		res.CPUTotal = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.MaxRSS = ru.Maxrss * 1024
 		}
 		sum()
 	}

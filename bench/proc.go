@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -140,4 +142,45 @@ func threadsCPU(pid int) (time.Duration, error) {
 		total += ns
 	}
 	return time.Duration(total), nil
+}
+
+// child is a started forwarder process.
+type child struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited
+	stopped bool
+}
+
+// startChild starts cmd and watches for its exit.
+func startChild(cmd *exec.Cmd) (*child, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(c.exited) }()
+	return c, nil
+}
+
+// stop asks the process to stop (SIGTERM, then SIGKILL after 30 s), waits
+// for it, and records its exit code, CPU and peak RSS in res. It reports
+// false when the process had already been stopped.
+func (c *child) stop(res *Result) bool {
+	if c.stopped {
+		return false
+	}
+	c.stopped = true
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	st := c.cmd.ProcessState
+	res.ExitCode = st.ExitCode()
+	res.CPUTotal = st.UserTime() + st.SystemTime()
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		res.MaxRSS = ru.Maxrss * 1024
+	}
+	return true
 }

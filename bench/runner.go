@@ -456,29 +456,14 @@ func runOne(ctx context.Context, cfg Config, name, dir string, iter int) (res Re
 	}
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	proc, err := startChild(cmd)
+	if err != nil {
 		return fail("starting %s: %v", name, err)
 	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stopped := false
+	pid, exited := cmd.Process.Pid, proc.exited
 	stop := func() {
-		if stopped {
+		if !proc.stop(&res) {
 			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		res.ExitCode = cmd.ProcessState.ExitCode()
-		res.CPUTotal = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.MaxRSS = ru.Maxrss * 1024
 		}
 		res.API = api.Counts()
 		res.App = app.Counts()
