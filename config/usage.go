@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asgigram/asgigram/internal/textwrap"
 	"github.com/asgigram/asgigram/pacing"
 )
 
@@ -96,30 +97,13 @@ func flagsUsage(cmd command, def Config) string {
 func usageLine(flag, help string, notes ...string) string {
 	var b strings.Builder
 	b.WriteString("  " + flag + "\n")
-	for _, l := range wrap(help, 70) {
+	for _, l := range textwrap.Wrap(help, 70) {
 		b.WriteString("        " + l + "\n")
 	}
 	for _, n := range notes {
 		b.WriteString("        " + n + "\n")
 	}
 	return b.String()
-}
-
-// wrap splits text into lines of at most width bytes, at spaces.
-func wrap(text string, width int) []string {
-	var lines []string
-	cur := ""
-	for _, w := range strings.Fields(text) {
-		if cur != "" && len(cur)+1+len(w) > width {
-			lines = append(lines, cur)
-			cur = ""
-		}
-		if cur != "" {
-			cur += " "
-		}
-		cur += w
-	}
-	return append(lines, cur)
 }
 
 // formatDuration is d.String() without zero trailing units ("15m", not

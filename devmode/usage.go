@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/asgigram/asgigram/internal/textwrap"
 )
 
 // Endpoint documents one dev endpoint.
@@ -75,7 +77,7 @@ func EndpointsHelp(base string) string {
 	var b strings.Builder
 	for _, e := range Endpoints {
 		fmt.Fprintf(&b, "  %s %s\n", e.Method, e.Path)
-		for _, l := range wrap(e.About, 72) {
+		for _, l := range textwrap.Wrap(e.About, 72) {
 			b.WriteString("      " + l + "\n")
 		}
 		b.WriteString("      " + e.Curl(base) + "\n\n")
@@ -161,21 +163,4 @@ func (d *Dev) index(w http.ResponseWriter, _ *http.Request) {
 		AppURL    string     `json:"app_url"`
 		Endpoints []Endpoint `json:"endpoints"`
 	}{true, d.bots[0].fake.User(), bots, d.opt.AppURL, eps})
-}
-
-// wrap splits text into lines of at most width bytes, at spaces.
-func wrap(text string, width int) []string {
-	var lines []string
-	cur := ""
-	for _, w := range strings.Fields(text) {
-		if cur != "" && len(cur)+1+len(w) > width {
-			lines = append(lines, cur)
-			cur = ""
-		}
-		if cur != "" {
-			cur += " "
-		}
-		cur += w
-	}
-	return append(lines, cur)
 }
