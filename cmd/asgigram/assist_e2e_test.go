@@ -196,11 +196,11 @@ func TestTypingNeverDelaysAReply(t *testing.T) {
 	assert.Equal(t, []string{"while typing"}, sentTexts(fake, chat))
 }
 
-// TestTypingRate: many slow deliveries at once make no more typing calls
+// TestTypingRate: 1,000 slow deliveries at once make no more typing calls
 // than typing_rate allows; the others are dropped and counted.
 func TestTypingRate(t *testing.T) {
 	fake, apiURL := newFake(t)
-	const chats = 200
+	const chats = 1000
 	release := make(chan struct{})
 	a := newApp(t, func(w http.ResponseWriter, ev received) {
 		<-release
