@@ -202,6 +202,9 @@ type runOptions struct {
 	reload func() (config.Config, error)
 }
 
+// spoolOpeners is how many bots' spools are opened at once at start.
+const spoolOpeners = 8
+
 // run wires the parts and runs them until ctx ends or one fails. cfg
 // gives one bot, or several in cfg.Bots: each runs on its own, behind one
 // local server. A value on ro.hup rereads the configuration (see reload).
@@ -218,22 +221,36 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, ro runOptions
 	f := &botFleet{multi: multi, log: log, loaded: loaded, metrics: map[string]*botMetrics{}}
 	// The spools first: a second instance on the same data_dir stops here,
 	// before it touches the listen address or Telegram.
-	var list []*bot
+	// Several at a time: opening a spool waits for the disk (its file
+	// lock, a synced creation), and a process of many bots would start one
+	// after the other.
+	list := make([]*bot, len(cfgs))
 	defer func() {
 		for _, b := range list {
-			b.close()
+			if b != nil {
+				b.close()
+			}
 		}
 		f.closeAll()
 	}()
-	for _, bc := range cfgs {
-		b, err := openBot(bc, !multi, log)
-		if err != nil {
-			if multi {
-				return fmt.Errorf("bot %s: %w", bc.BotName, err)
-			}
-			return err
+	errs := make([]error, len(cfgs))
+	var opening errgroup.Group
+	opening.SetLimit(spoolOpeners)
+	for i, bc := range cfgs {
+		opening.Go(func() error {
+			list[i], errs[i] = openBot(bc, !multi, log)
+			return nil
+		})
+	}
+	_ = opening.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
 		}
-		list = append(list, b)
+		if multi {
+			return fmt.Errorf("bot %s: %w", cfgs[i].BotName, err)
+		}
+		return err
 	}
 	ln := ro.ln
 	if ln == nil {
