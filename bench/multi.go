@@ -11,7 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/asgigram/asgigram/bench/pprofhook"
 )
 
 // This file runs asgigram with many bots (Config.Bots > 1): one fake Bot
@@ -191,6 +194,11 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 	dataDir := filepath.Join(dir, "data-"+runName)
 	defer os.RemoveAll(dataDir)
 	cmd.Env = childEnv("ASGIGRAM_DATA_DIR=" + dataDir)
+	var profPrefix string
+	if cfg.ProfileDir != "" {
+		profPrefix = filepath.Join(cfg.ProfileDir, runName)
+		cmd.Env = append(cmd.Env, pprofhook.Env+"="+profPrefix)
+	}
 	metricsURL := "http://" + listen + "/metrics"
 	logPath := filepath.Join(dir, runName+".log")
 	res.Log = logPath
@@ -279,6 +287,9 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 		return res
 	}
 
+	if profPrefix != "" {
+		_ = cmd.Process.Signal(syscall.SIGUSR1)
+	}
 	t0 := time.Now()
 	for _, f := range api.bots {
 		f.Release(w.N)
@@ -307,6 +318,15 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 	res.PeakRSS, res.RSS, _ = procMem(pid)
 	res.FDs = openFDs(pid)
 	res.Heap = scrapeHeap(metricsURL)
+	if profPrefix != "" {
+		_ = cmd.Process.Signal(syscall.SIGUSR2)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(profPrefix + ".done"); err == nil {
+				break
+			}
+		}
+		fmt.Fprintf(cfg.Progress, "profiles: %s.cpu, %s.allocs (-diff_base %s.allocs0)\n", profPrefix, profPrefix, profPrefix)
+	}
 
 	var lat []time.Duration
 	var last time.Time
