@@ -66,6 +66,11 @@ type Options struct {
 	// ApplyEvery is how often the write-ahead log is applied to the bbolt
 	// file while it has records (default 50ms).
 	ApplyEvery time.Duration
+	// Applies, when set, is shared by the spools of one process: their
+	// appliers take turns, and wait longer between applies the more of
+	// them have records (see Applies). Nil: each spool applies every
+	// ApplyEvery on its own.
+	Applies *Applies
 	// BotID is the bot the spool belongs to (0: not checked). A new spool
 	// records it; a spool of another bot is refused (ErrOtherBot).
 	BotID int64
@@ -109,6 +114,7 @@ type Spool struct {
 	ident   identity // of the directory and files opened
 
 	applyEvery time.Duration
+	applies    *Applies
 
 	// walMu serialises the writers of records (Append, Remove, Requeue);
 	// lock order: walMu, applyMu, mu.
@@ -198,7 +204,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 	case err != nil:
 		return nil, fmt.Errorf("spool: opening %w", accessError(path, err))
 	}
-	s := &Spool{db: db, dir: dir, path: path, walPath: walPath, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery, log: opt.Logger,
+	s := &Spool{db: db, dir: dir, path: path, walPath: walPath, deadMax: opt.DeadLetterMax, applyEvery: opt.ApplyEvery, applies: opt.Applies, log: opt.Logger,
 		logged: make(map[uint64]loggedUpdate), loggedIDs: make(map[idKey]uint64),
 		closing: make(chan struct{})}
 	fail := func(err error) (*Spool, error) {

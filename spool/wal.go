@@ -551,8 +551,10 @@ func (s *Spool) applyRecords(recs []walRecord, removals []uint64, closing bool) 
 // and ends when an apply was not followed by a write (kickApplier starts
 // it again); while the disk is full it tries again every second.
 func (s *Spool) applier() {
+	s.applies.join()
+	defer s.applies.leave()
 	for {
-		wait := s.applyEvery
+		wait := s.applies.wait(s.applyEvery)
 		if s.full.Load() {
 			wait = time.Second
 		}
@@ -563,7 +565,10 @@ func (s *Spool) applier() {
 			t.Stop()
 			return // Close applies the rest
 		}
-		if s.apply(false) != nil && s.full.Load() {
+		s.applies.take()
+		err := s.apply(false)
+		s.applies.give()
+		if err != nil && s.full.Load() {
 			continue
 		}
 		s.applierMu.Lock()
