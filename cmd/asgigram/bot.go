@@ -43,6 +43,11 @@ type bot struct {
 	leaving atomic.Bool
 }
 
+// spoolApplies is shared by the spools of the process: their appliers take
+// turns and apply less often the more bots have updates to apply, so that
+// many bots' spools sync bbolt about as often as one bot's (spool.Applies).
+var spoolApplies = spool.NewApplies(1)
+
 // openBot opens the spool of the bot of cfg (one per bot:
 // <data_dir>/<bot id>). A spool left at the top of data_dir by an earlier
 // asgigram is moved into the bot's directory only in a process of one bot
@@ -67,7 +72,7 @@ func openBot(cfg config.Config, move bool, log *slog.Logger) (*bot, error) {
 		dir = d
 	}
 	s, err := spool.Open(dir, spool.Options{DeadLetterMax: cfg.DeadletterMax, BotID: cfg.BotID(), APIURL: cfg.APIURL,
-		Logger: b.log.With("system", "spool")})
+		Applies: spoolApplies, Logger: b.log.With("system", "spool")})
 	if err != nil {
 		return nil, err
 	}
