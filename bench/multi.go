@@ -256,12 +256,10 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 	}
 	time.Sleep(50 * time.Millisecond)
 
-	cpu0, err := procCPU(pid)
+	mark, err := markCPU(pid)
 	if err != nil {
 		return fail("reading cpu: %v", err)
 	}
-	self0, _ := procCPU(0)
-	busy0, _ := machineBusy()
 
 	if cfg.Idle > 0 {
 		th0, _ := threadsCPU(pid)
@@ -272,12 +270,8 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 		case <-ctx.Done():
 			return fail("%v", ctx.Err())
 		}
-		cpu1, _ := procCPU(pid)
-		self1, _ := procCPU(0)
-		busy1, _ := machineBusy()
+		mark.since(&res)
 		th1, _ := threadsCPU(pid)
-		res.CPU, res.HarnessCPU = cpu1-cpu0, self1-self0
-		res.OtherCPU = busy1 - busy0 - res.CPU - res.HarnessCPU
 		res.IdleCPU = th1 - th0
 		res.PeakRSS, res.RSS, _ = procMem(pid)
 		res.FDs = openFDs(pid)
@@ -310,22 +304,12 @@ func runMulti(ctx context.Context, cfg Config, dir string, iter int) (res Result
 	case <-ctx.Done():
 		return fail("%v", ctx.Err())
 	}
-	cpu1, _ := procCPU(pid)
-	self1, _ := procCPU(0)
-	busy1, _ := machineBusy()
-	res.CPU, res.HarnessCPU = cpu1-cpu0, self1-self0
-	res.OtherCPU = busy1 - busy0 - res.CPU - res.HarnessCPU
+	mark.since(&res)
 	res.PeakRSS, res.RSS, _ = procMem(pid)
 	res.FDs = openFDs(pid)
 	res.Heap = scrapeHeap(metricsURL)
 	if profPrefix != "" {
-		_ = cmd.Process.Signal(syscall.SIGUSR2)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(profPrefix + ".done"); err == nil {
-				break
-			}
-		}
-		fmt.Fprintf(cfg.Progress, "profiles: %s.cpu, %s.allocs (-diff_base %s.allocs0)\n", profPrefix, profPrefix, profPrefix)
+		proc.writeProfiles(profPrefix, cfg.Progress)
 	}
 
 	var lat []time.Duration

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -183,4 +184,45 @@ func (c *child) stop(res *Result) bool {
 		res.MaxRSS = ru.Maxrss * 1024
 	}
 	return true
+}
+
+// cpuMark holds the CPU counters at the start of a measured window: the
+// forwarder's, the harness's own and the whole machine's.
+type cpuMark struct {
+	pid              int
+	proc, self, busy time.Duration
+}
+
+// markCPU reads the counters for a window measuring process pid.
+func markCPU(pid int) (cpuMark, error) {
+	p, err := procCPU(pid)
+	if err != nil {
+		return cpuMark{}, err
+	}
+	self, _ := procCPU(0)
+	busy, _ := machineBusy()
+	return cpuMark{pid: pid, proc: p, self: self, busy: busy}, nil
+}
+
+// since records in res the CPU the forwarder, the harness and the rest of
+// the machine used since m.
+func (m cpuMark) since(res *Result) {
+	p, _ := procCPU(m.pid)
+	self, _ := procCPU(0)
+	busy, _ := machineBusy()
+	res.CPU, res.HarnessCPU = p-m.proc, self-m.self
+	res.OtherCPU = busy - m.busy - res.CPU - res.HarnessCPU
+}
+
+// writeProfiles asks a forwarder built with the profiling hook to write
+// the profiles of the measured window to prefix.* and waits up to 10 s for
+// them.
+func (c *child) writeProfiles(prefix string, progress io.Writer) {
+	_ = c.cmd.Process.Signal(syscall.SIGUSR2)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(prefix + ".done"); err == nil {
+			break
+		}
+	}
+	fmt.Fprintf(progress, "profiles: %s.cpu, %s.allocs (-diff_base %s.allocs0)\n", prefix, prefix, prefix)
 }

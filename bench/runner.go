@@ -482,12 +482,10 @@ func runOne(ctx context.Context, cfg Config, name, dir string, iter int) (res Re
 	// Let the first long poll settle in before the clock starts.
 	time.Sleep(50 * time.Millisecond)
 
-	cpu0, err := procCPU(pid)
+	mark, err := markCPU(pid)
 	if err != nil {
 		return fail("reading cpu: %v", err)
 	}
-	self0, _ := procCPU(0)
-	busy0, _ := machineBusy()
 	if profPrefix != "" {
 		_ = cmd.Process.Signal(syscall.SIGUSR1)
 	}
@@ -501,12 +499,8 @@ func runOne(ctx context.Context, cfg Config, name, dir string, iter int) (res Re
 		case <-ctx.Done():
 			return fail("%v", ctx.Err())
 		}
-		cpu1, _ := procCPU(pid)
-		self1, _ := procCPU(0)
-		busy1, _ := machineBusy()
+		mark.since(&res)
 		th1, _ := threadsCPU(pid)
-		res.CPU, res.HarnessCPU = cpu1-cpu0, self1-self0
-		res.OtherCPU = busy1 - busy0 - res.CPU - res.HarnessCPU
 		res.IdleCPU = th1 - th0
 		res.PeakRSS, res.RSS, _ = procMem(pid)
 		res.Heap = scrapeHeap(metricsURL)
@@ -535,21 +529,11 @@ func runOne(ctx context.Context, cfg Config, name, dir string, iter int) (res Re
 	case <-ctx.Done():
 		return fail("%v", ctx.Err())
 	}
-	cpu1, _ := procCPU(pid)
-	self1, _ := procCPU(0)
-	busy1, _ := machineBusy()
-	res.CPU, res.HarnessCPU = cpu1-cpu0, self1-self0
-	res.OtherCPU = busy1 - busy0 - res.CPU - res.HarnessCPU
+	mark.since(&res)
 	res.PeakRSS, res.RSS, _ = procMem(pid)
 	res.Heap = scrapeHeap(metricsURL)
 	if profPrefix != "" {
-		_ = cmd.Process.Signal(syscall.SIGUSR2)
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if _, err := os.Stat(profPrefix + ".done"); err == nil {
-				break
-			}
-		}
-		fmt.Fprintf(cfg.Progress, "profiles: %s.cpu, %s.allocs (-diff_base %s.allocs0)\n", profPrefix, profPrefix, profPrefix)
+		proc.writeProfiles(profPrefix, cfg.Progress)
 	}
 
 	lat, last := api.Latencies()
