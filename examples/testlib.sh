@@ -26,6 +26,13 @@ stop_all() {
   pids=()
 }
 cleanup() {
+  local rc=$?
+  # A command that failed outside check (set -e) ends the test early: say
+  # where, and print the logs, which summary would otherwise never show.
+  if [ "$rc" -ne 0 ] && [ -z "${summarized:-}" ]; then
+    echo "FAIL ${name:-test} stopped early (exit $rc), after ${passed:-0} passed and ${failed:-0} failed checks"
+    logs 2>/dev/null || true
+  fi
   stop_all
   rm -rf "$tmp"
 }
@@ -62,6 +69,7 @@ logs() {
 summary() {
   # shellcheck disable=SC2154 # name: set by the test before sourcing this
   echo "$name: $passed passed, $failed failed"
+  summarized=1
   [ "$failed" -eq 0 ] && exit 0 || exit 1
 }
 # finish: print the logs if anything failed, the summary line, and exit.

@@ -20,7 +20,7 @@ last_reply_is() {
 }
 # say CHAT_ID TEXT: the user writes TEXT; prints the message_id it got.
 say() {
-  curl -s "$dev/dev/chats/$1/messages" -d "{\"text\":\"$2\"}" >"$tmp/out.json"
+  curl -sS "$dev/dev/chats/$1/messages" -d "{\"text\":\"$2\"}" >"$tmp/out.json"
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["message_id"])' "$tmp/out.json"
 }
 app_label=shim
