@@ -267,6 +267,19 @@ var ErrOtherBot = errors.New("getMe answered for another bot")
 // ErrShuttingDown is returned by Send once the adapter has stopped.
 var ErrShuttingDown = errors.New("shutting down")
 
+// ErrTokenRejected is returned by Send, SendFiles and OpenFile instead of
+// ErrShuttingDown once Run stopped because Telegram rejected the bot token
+// (401): the bot does not come back by itself.
+var ErrTokenRejected = errors.New("the bot token was rejected by Telegram (401 Unauthorized) and this bot stopped")
+
+// closedErr is the error of a call made after Run returned.
+func (a *Adapter) closedErr() error {
+	if a.rejected.Load() {
+		return ErrTokenRejected
+	}
+	return ErrShuttingDown
+}
+
 // Adapter is the running core.
 type Adapter struct {
 	opt      Options
@@ -279,6 +292,7 @@ type Adapter struct {
 	delivery delivery // memoryDelivery or diskDelivery (spool)
 	dead     DeadLetters
 	closed   atomic.Bool
+	rejected atomic.Bool // Run stopped on telegram.ErrUnauthorized
 	running  atomic.Bool // delivery is set
 	offset   atomic.Int64
 	epoch    atomic.Uint32 // the id space of offset (see Position)
@@ -390,8 +404,11 @@ func (a *Adapter) Offset() int64 { return a.offset.Load() }
 // graceful stop (deliveries in flight get ShutdownGrace, the delivered batch
 // is confirmed). It returns nil after a clean stop, and an error wrapping
 // telegram.ErrUnauthorized when Telegram rejects the token.
-func (a *Adapter) Run(ctx context.Context) error {
-	defer a.closed.Store(true)
+func (a *Adapter) Run(ctx context.Context) (err error) {
+	defer func() {
+		a.rejected.Store(errors.Is(err, telegram.ErrUnauthorized))
+		a.closed.Store(true)
+	}()
 	me, meRaw, err := a.getMe(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -796,8 +813,9 @@ func (a *Adapter) Arrive() *Arrival { return a.exec.order.arrive() }
 // Send carries out events for p at once, without waiting behind the scope's
 // delivery in flight, within SendTimeout. Its calls to each chat take their
 // place in that chat's order as the request that arrived as arr (nil:
-// arriving now). Errors: ErrShuttingDown, ErrUnknownToken (p is another
-// Adapter's), *InvalidEventError, *CallError (with the results so far).
+// arriving now). Errors: ErrShuttingDown (ErrTokenRejected after a 401),
+// ErrUnknownToken (p is another Adapter's), *InvalidEventError, *CallError
+// (with the results so far).
 func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []json.RawMessage) ([]json.RawMessage, error) {
 	if err := a.owns(p); err != nil {
 		arr.Done()
@@ -805,7 +823,7 @@ func (a *Adapter) Send(ctx context.Context, p Principal, arr *Arrival, events []
 	}
 	if a.closed.Load() {
 		arr.Done()
-		return nil, ErrShuttingDown
+		return nil, a.closedErr()
 	}
 	ctx, cancel := a.sendContext(ctx)
 	defer cancel()

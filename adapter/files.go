@@ -117,7 +117,7 @@ func (e *Executor) executeFilesArrived(ctx context.Context, arr *Arrival, s *Sco
 // within SendTimeout, in its chat's order as the request that arrived as arr
 // (see Arrive; nil: arriving now). A top-level parameter "attach://<name>"
 // is replaced by the file named name, sent as that parameter; other files
-// keep their names. Errors: ErrShuttingDown, ErrUnknownToken (p is another
+// keep their names. Errors: ErrShuttingDown (ErrTokenRejected after a 401), ErrUnknownToken (p is another
 // Adapter's), *InvalidEventError, *CallError.
 func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, event json.RawMessage, files []telegram.FilePart) (json.RawMessage, error) {
 	if err := a.owns(p); err != nil {
@@ -126,7 +126,7 @@ func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, even
 	}
 	if a.closed.Load() {
 		arr.Done()
-		return nil, ErrShuttingDown
+		return nil, a.closedErr()
 	}
 	ctx, cancel := a.sendContext(ctx)
 	defer cancel()
@@ -136,8 +136,8 @@ func (a *Adapter) SendFiles(ctx context.Context, p Principal, arr *Arrival, even
 // OpenFile looks fileID up with getFile (within SendTimeout) and opens its
 // download from Telegram; ctx bounds the download. The caller must close the
 // Download's Body. Any principal of this Adapter may download: a scope
-// token or the send_token authorised the request. Errors: ErrShuttingDown,
-// ErrUnknownToken (p is another Adapter's), ErrNoFilePath,
+// token or the send_token authorised the request. Errors: ErrShuttingDown
+// (ErrTokenRejected after a 401), ErrUnknownToken (p is another Adapter's), ErrNoFilePath,
 // *telegram.Error (getFile refused, e.g. 400 "Bad Request: invalid
 // file_id", or the download was refused), and the failures of reaching
 // Telegram. No error carries the bot token.
@@ -146,7 +146,7 @@ func (a *Adapter) OpenFile(ctx context.Context, p Principal, fileID string) (tel
 		return telegram.File{}, nil, err
 	}
 	if a.closed.Load() {
-		return telegram.File{}, nil, ErrShuttingDown
+		return telegram.File{}, nil, a.closedErr()
 	}
 	gctx, cancel := a.sendContext(ctx)
 	f, err := a.opt.Telegram.GetFile(gctx, fileID)

@@ -229,7 +229,8 @@ func contentType(fromTelegram, filePath string) string {
 func (h *fileHandler) fileFailed(w http.ResponseWriter, err error) {
 	var te *telegram.Error
 	switch {
-	case errors.Is(err, adapter.ErrUnknownToken), errors.Is(err, adapter.ErrExpiredToken), errors.Is(err, adapter.ErrShuttingDown):
+	case errors.Is(err, adapter.ErrUnknownToken), errors.Is(err, adapter.ErrExpiredToken), errors.Is(err, adapter.ErrShuttingDown),
+		errors.Is(err, adapter.ErrTokenRejected):
 		h.fail(w, err)
 	case errors.As(err, &te):
 		e := apiError{Description: te.Description, ErrorCode: te.Code, RetryAfter: te.RetryAfter}

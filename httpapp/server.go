@@ -279,6 +279,12 @@ func (h *sendHandler) failWith(w http.ResponseWriter, err error, results []json.
 		writeError(w, http.StatusUnauthorized, apiError{Description: "unknown token"})
 	case errors.Is(err, adapter.ErrExpiredToken):
 		writeError(w, http.StatusGone, apiError{Description: "the token's scope has expired (idle longer than scope_idle_timeout, or evicted): use the token of a newer event, or the send_token"})
+	case errors.Is(err, adapter.ErrTokenRejected):
+		// Not 503: the bot does not come back by itself (Retry-After
+		// would have clients retry for ever). Shaped like Telegram's own
+		// refusal, which every call of the bot would get.
+		writeError(w, http.StatusBadGateway, apiError{ErrorCode: http.StatusUnauthorized,
+			Description: "Unauthorized: Telegram rejected this bot's token and the bot stopped; give it a valid token (and reload or restart asgigram)"})
 	case errors.Is(err, adapter.ErrShuttingDown):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, apiError{Description: "asgigram is shutting down"})

@@ -279,8 +279,8 @@ func botTexts(b *fakeapi.Bot, chatID int64) []string {
 }
 
 // TestRevokedTokenStopsOneBot: Telegram rejecting one bot's token stops
-// that bot alone (an ERROR line names it, readiness says why) while the
-// others keep delivering; once every token is rejected, the process exits
+// that bot alone (an ERROR line names it, readiness says why, its /send
+// answers with Telegram's 401) while the others keep delivering; once every token is rejected, the process exits
 // with code 3.
 func TestRevokedTokenStopsOneBot(t *testing.T) {
 	f := startFleet(t, func(bot string, w http.ResponseWriter, ev received) {
@@ -301,6 +301,13 @@ func TestRevokedTokenStopsOneBot(t *testing.T) {
 	assert.Contains(t, body, "news: the bot token was rejected")
 	status, _ = get(t, f.base+"/readyz?bot=shop")
 	assert.Equal(t, 200, status)
+	// The stopped bot's send_token gets Telegram's refusal, not a 503
+	// that invites retries: the bot does not come back by itself.
+	status, out := postSend(t, f.base+"/send", news.sendToken, "application/json",
+		`{"type":"telegram.send_message","chat_id":6300000009,"text":"anyone?"}`)
+	assert.Equal(t, 502, status, "%v", out)
+	assert.JSONEq(t, `401`, string(out["error_code"]))
+	assert.Contains(t, string(out["description"]), "rejected this bot's token")
 
 	for i, b := range []*fleetBot{shop, blog} {
 		b.fake.AddUpdate("message", textMessage(6300000000+int64(i), 6300000000+int64(i), 1, "still here"))
