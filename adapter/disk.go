@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -431,14 +432,37 @@ func (q *diskDelivery) buryUnreadable(key string, u Update, cause error) {
 // removeEvery spaces the hand-overs of finished updates to the spool, which
 // records them in its log at once (a write, no sync: it survives the death
 // of the process) and in bbolt with its next commit. Finished deliveries
-// gather for a few hundred microseconds, so that a busy spool writes one
-// record for many; after a kill -9 only the deliveries in flight (and
-// those of the last removeEvery) are repeated, with the same webhook-id.
-const removeEvery = 200 * time.Microsecond
+// gather for a moment, so that a busy spool writes one record for many;
+// after a kill -9 the deliveries in flight and those finished during the
+// last wait are repeated, with the same webhook-id.
+//
+// The spools of a process share the disk: while n of them have finished
+// deliveries to hand over, each flusher waits n × removeEvery (at most
+// maxRemoveEvery), so that together they write about a thousand records a
+// second however many bots are busy. A write costs tens of microseconds
+// of CPU (BENCHMARKS.md, many bots): one per delivery would cost 100 busy
+// bots a tenth of their throughput.
+const (
+	removeEvery    = time.Millisecond
+	maxRemoveEvery = 100 * time.Millisecond
+)
 
-// flusher hands finished updates to the spool, at most every removeEvery,
-// and ends once there is nothing to remove; done starts it again.
+// busyFlushers counts the flushers running in the process (see
+// removeEvery).
+var busyFlushers atomic.Int64
+
+// removeWait is how long a flusher waits for the next removals to gather
+// while busy flushers run.
+func removeWait(busy int64) time.Duration {
+	return min(removeEvery*time.Duration(max(busy, 1)), maxRemoveEvery)
+}
+
+// flusher hands finished updates to the spool, waiting removeWait between
+// hand-overs, and ends once there is nothing to remove; done starts it
+// again.
 func (q *diskDelivery) flusher() {
+	busyFlushers.Add(1)
+	defer busyFlushers.Add(-1)
 	for {
 		q.mu.Lock()
 		batch := q.removals
@@ -450,7 +474,7 @@ func (q *diskDelivery) flusher() {
 		}
 		q.mu.Unlock()
 		q.remove(batch)
-		time.Sleep(removeEvery) // let the next removals gather
+		time.Sleep(removeWait(busyFlushers.Load())) // let the next removals gather
 	}
 }
 

@@ -523,3 +523,24 @@ func testDiskDeliveryLeftoversStartWorkers(t *testing.T) {
 	assert.Equal(t, map[string][]int64{chatScope(1): {1, 2}, chatScope(2): {3}, chatScope(3): {4}}, done)
 	assert.Empty(t, d.sp.stored())
 }
+
+// The flushers of a process stretch their wait with the number of busy
+// ones, so that many busy spools write removals about as often as one.
+func TestRemoveWaitStretchesWithBusyFlushers(t *testing.T) {
+	for _, tc := range []struct {
+		busy int64
+		want time.Duration
+	}{
+		{0, removeEvery},
+		{1, removeEvery},
+		{2, 2 * removeEvery},
+		{50, 50 * removeEvery},
+		{100, maxRemoveEvery},
+		{101, maxRemoveEvery},
+		{1000, maxRemoveEvery},
+	} {
+		if got := removeWait(tc.busy); got != tc.want {
+			t.Errorf("removeWait(%d) = %s, want %s", tc.busy, got, tc.want)
+		}
+	}
+}
