@@ -198,3 +198,42 @@ func TestReloadOneBot(t *testing.T) {
 	assert.Equal(t, 200, s, body)
 	assert.Equal(t, 0, p.stop(30*time.Second))
 }
+
+// TestReloadRestartsARevokedBotWithItsNewToken: a bot stopped by Telegram's
+// 401 stays stopped (readiness says why) until a reload gives it a new
+// token; it then polls again with that token, and the process is ready.
+func TestReloadRestartsARevokedBotWithItsNewToken(t *testing.T) {
+	fake, apiURL := newFakeWith(t, fakeapi.Config{Tokens: []string{moreTokens[0], fourthToken}})
+	shopApp, newsApp := newApp(t, nil), newApp(t, nil)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "asgigram.yaml")
+	write := func(newsToken string) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("api_url: %s\nlisten: 127.0.0.1:0\npoll_timeout: 1s\nshutdown_grace: 3s\ndata_dir: %s\nbots:\n"+
+			"  - name: shop\n    token: %s\n    app_url: %s\n  - name: news\n    token: %s\n    app_url: %s\n",
+			apiURL, filepath.Join(dir, "data"), testToken, shopApp.srv.URL, newsToken, newsApp.srv.URL)), 0o600))
+	}
+	write(moreTokens[0])
+	p := start(t, []string{"--config", conf})
+	base := p.baseURL()
+	t.Cleanup(func() {
+		for _, tok := range []string{moreTokens[0], fourthToken} {
+			assert.NotContains(t, p.out.String(), tok, "a bot token leaked into the output")
+		}
+	})
+	eventually(t, 20*time.Second, func() bool { s, _ := get(t, base+"/readyz"); return s == 200 }, "both bots ready")
+
+	fake.BotFor(moreTokens[0]).RevokeToken()
+	eventually(t, 20*time.Second, func() bool { return strings.Contains(p.out.String(), "this bot stopped") }, "news stops")
+	s, body := get(t, base+"/readyz?bot=news")
+	assert.Equal(t, 503, s, body)
+
+	write(fourthToken)
+	p.hup(1, "reloaded the configuration")
+	assert.Contains(t, p.out.String(), `restarted=news unchanged=shop`)
+	const chat = 6500000001
+	fake.BotFor(fourthToken).AddUpdate("message", textMessage(chat, chat, 1, "back"))
+	eventually(t, 20*time.Second, func() bool { return newsApp.texts()["back"] == 1 }, "news delivers with its new token")
+	eventually(t, 20*time.Second, func() bool { s, _ := get(t, base+"/readyz"); return s == 200 }, "ready again")
+	assert.Equal(t, 0, p.stop(30*time.Second))
+}
