@@ -432,19 +432,21 @@ func (q *diskDelivery) buryUnreadable(key string, u Update, cause error) {
 // removeEvery spaces the hand-overs of finished updates to the spool, which
 // records them in its log at once (a write, no sync: it survives the death
 // of the process) and in bbolt with its next commit. Finished deliveries
-// gather for a moment, so that a busy spool writes one record for many;
-// after a kill -9 the deliveries in flight and those finished during the
-// last wait are repeated, with the same webhook-id.
+// gather for a few hundred microseconds, so that a busy spool writes one
+// record for many; after a kill -9 the deliveries in flight and those
+// finished during the last wait are repeated, with the same webhook-id.
 //
-// The spools of a process share the disk: while n of them have finished
-// deliveries to hand over, each flusher waits n × removeEvery (at most
-// maxRemoveEvery), so that together they write about a thousand records a
-// second however many bots are busy. A write costs tens of microseconds
-// of CPU (BENCHMARKS.md, many bots): one per delivery would cost 100 busy
-// bots a tenth of their throughput.
+// The spools of a process share the disk. While n > 1 of them have
+// finished deliveries to hand over, each flusher waits n × busyRemoveEvery
+// (at most maxRemoveEvery), so that together they write about a thousand
+// records a second however many bots are busy: a write costs tens of
+// microseconds of CPU (BENCHMARKS.md, "Many bots through the binary"), and
+// 100 busy bots that each finish a few deliveries at a time would
+// otherwise write one record per delivery.
 const (
-	removeEvery    = time.Millisecond
-	maxRemoveEvery = 100 * time.Millisecond
+	removeEvery     = 200 * time.Microsecond
+	busyRemoveEvery = time.Millisecond
+	maxRemoveEvery  = 100 * time.Millisecond
 )
 
 // busyFlushers counts the flushers running in the process (see
@@ -454,7 +456,10 @@ var busyFlushers atomic.Int64
 // removeWait is how long a flusher waits for the next removals to gather
 // while busy flushers run.
 func removeWait(busy int64) time.Duration {
-	return min(removeEvery*time.Duration(max(busy, 1)), maxRemoveEvery)
+	if busy <= 1 {
+		return removeEvery
+	}
+	return min(busyRemoveEvery*time.Duration(busy), maxRemoveEvery)
 }
 
 // flusher hands finished updates to the spool, waiting removeWait between
