@@ -101,6 +101,10 @@ listen_url() {
 # start_dev APP_URL [FLAG...]: start `asgigram dev` in front of APP_URL in the
 # background (it reads ASGIGRAM_APP_SECRET), logging to $tmp/dev.log.
 start_dev() {
+  # Emptied here, not only by the redirection: that one happens in the
+  # background child, and wait_dev could meanwhile find the "listening on"
+  # of an earlier dev mode in the old log.
+  : >"$tmp/dev.log"
   "$bin" dev "$1" --listen 127.0.0.1:0 "${@:2}" >"$tmp/dev.log" 2>&1 &
   pids+=($!)
 }

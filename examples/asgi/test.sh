@@ -42,6 +42,7 @@ for target in echo_app:application echo_app:LegacyApplication echo_app:legacy_ap
   style="ASGI 3"; [ "$target" = echo_app:application ] || style="ASGI 2"
   label="$target ($style)"
   failed_before=$failed
+  : >"$tmp/app.log" # see start_dev: listen_url must not read the last shim's log
   (cd "$here" && exec python3 asgigram_shim.py "$target" --listen 127.0.0.1:0) >"$tmp/app.log" 2>&1 &
   pids+=($!)
   started=true
@@ -68,6 +69,7 @@ for target in echo_app:application echo_app:LegacyApplication echo_app:legacy_ap
 done
 
 # --- lifecycle events: ASGI lifespan, and a disconnect when a scope closes -------
+: >"$tmp/app.log"
 (cd "$here" && exec python3 asgigram_shim.py echo_app:application --listen 127.0.0.1:0) >"$tmp/app.log" 2>&1 &
 pids+=($!)
 started=true
@@ -98,6 +100,7 @@ fi
 stop_all
 
 # --- the signature is checked (a shim started with the secret) --------------------
+: >"$tmp/app.log"
 (cd "$here" && exec python3 asgigram_shim.py echo_app:application --listen 127.0.0.1:0) >"$tmp/app.log" 2>&1 &
 pids+=($!)
 shim=$(listen_url "$tmp/app.log") || true
