@@ -40,7 +40,8 @@ type Options struct {
 	RetryWaitMin, RetryWaitMax time.Duration
 	// UserAgent is sent with every call.
 	UserAgent string
-	// Transport is the HTTP transport (default: a pooled transport).
+	// Transport is the HTTP transport (default: a pooled transport that
+	// closes connections idle for 4s).
 	Transport http.RoundTripper
 	// Logger receives debug lines about retries (never a URL). Default: discard.
 	Logger *slog.Logger
@@ -64,6 +65,19 @@ type CallStats struct {
 	RateLimited int
 	Duration    time.Duration
 }
+
+// idleConnTimeout is how long the default transport keeps an unused
+// connection for reuse. A server closes a connection left idle past its
+// keep-alive timeout (or, one that never carried a request, past its
+// request-header timeout), and a request written onto the connection just as
+// it does so reads EOF: for a sendMessage that is an unknown outcome, never
+// retried, and the reply ends as a dead letter. The transport notices a close
+// only when its reading goroutine sees it, which on a busy machine can take
+// tens of milliseconds. Closing idle connections before the server does
+// leaves no such race with a server whose timeout is longer: 4s is below the
+// shortest common ones (5s for Apache httpd and Node.js;
+// http.DefaultTransport keeps connections 90s, past even nginx's 75s).
+const idleConnTimeout = 4 * time.Second
 
 // Client calls the Bot API of one bot.
 type Client struct {
@@ -100,6 +114,7 @@ func New(apiURL, token string, opt Options) *Client {
 	if opt.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 100
+		t.IdleConnTimeout = idleConnTimeout
 		opt.Transport = t
 	}
 	if opt.Logger == nil {
