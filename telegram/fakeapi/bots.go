@@ -93,7 +93,7 @@ func (s *Server) addBotLocked(token string, user User) *Bot {
 }
 
 // BotFor returns the bot whose token is token, revoked or not, or nil when
-// the server does not serve that token.
+// the server does not serve that token (nor, after NewToken, the old one).
 func (s *Server) BotFor(token string) *Bot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,21 +109,26 @@ func (s *Server) Bots() []*Bot {
 }
 
 // Token returns the bot's token.
-func (b *Bot) Token() string { return b.token }
+func (b *Bot) Token() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.token
+}
 
 // User returns the bot's user, answered by getMe and used as the sender of
 // the messages the bot sends.
 func (b *Bot) User() User { return b.user }
 
-// live reports whether b is a bot whose token was not revoked; a nil b (an
-// unknown token) is not.
-func (b *Bot) live() bool {
+// liveAs reports whether b is a bot that answers to token: not revoked,
+// and token is its current one (not one NewToken replaced while the call
+// was on its way). A nil b (an unknown token) is not.
+func (b *Bot) liveAs(token string) bool {
 	if b == nil {
 		return false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !b.revoked
+	return !b.revoked && b.token == token
 }
 
 // close ends the held long poll and makes later ones answer at once.
@@ -151,6 +156,31 @@ func (b *Bot) RevokeToken() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.revoked = true
+	b.endPoll(&apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
+}
+
+// NewToken replaces the bot's token with token, as revoking the current
+// token in @BotFather does: from now on the old token is unknown (every
+// call with it, and its long poll held at the moment, answers 401
+// Unauthorized) and the same bot (its id, update ids, offset, chats and
+// files) answers to token. A bot stopped by RevokeToken answers again.
+// NewToken panics if token is empty or already served.
+func (b *Bot) NewToken(token string) {
+	if token == "" {
+		panic("fakeapi: NewToken: empty token")
+	}
+	s := b.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.bots[token]; dup {
+		panic("fakeapi: token served twice")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(s.bots, b.token)
+	s.bots[token] = b
+	b.token = token
+	b.revoked = false
 	b.endPoll(&apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
 }
 

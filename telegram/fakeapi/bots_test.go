@@ -176,6 +176,41 @@ func TestBotsRevokingOneLeavesTheOthers(t *testing.T) {
 	}
 }
 
+// A new token from @BotFather: the old one answers 401 (its held long poll
+// too), and the same bot, with its update ids and offset, answers to the
+// new one.
+func TestBotsNewTokenKeepsTheBot(t *testing.T) {
+	tokens := botTokens(2)
+	e := newBotsEnv(t, tokens)
+	b := e.fake.BotFor(tokens[1])
+	b.AddUpdate("message", userMessage(7, 1, "one"))
+	ups := e.updatesAs(tokens[1], nil)
+	require.Len(t, ups, 1)
+	first := ups[0].UpdateID
+
+	done := make(chan response, 1)
+	go func() {
+		r, _ := e.callAs(context.Background(), tokens[1], "getUpdates", map[string]any{"offset": first + 1, "timeout": 30})
+		done <- r
+	}()
+	eventually(t, b.Polling, "the long poll")
+	renewed := "1002:bot-1-renewed-secret"
+	b.NewToken(renewed)
+	assert.Equal(t, 401, (<-done).ErrorCode)
+	assert.Equal(t, 401, e.as(tokens[1], "getMe", nil).ErrorCode, "the old token")
+	assert.Nil(t, e.fake.BotFor(tokens[1]))
+	assert.Same(t, b, e.fake.BotFor(renewed))
+	assert.Equal(t, renewed, b.Token())
+
+	b.AddUpdate("message", userMessage(7, 2, "two"))
+	ups = e.updatesAs(renewed, map[string]any{"offset": first + 1})
+	require.Len(t, ups, 1)
+	assert.Equal(t, first+1, ups[0].UpdateID, "update ids go on")
+	assert.Equal(t, []string{"two"}, texts(t, ups))
+	assert.True(t, e.as(renewed, "getMe", nil).OK)
+	assert.True(t, e.as(tokens[0], "getMe", nil).OK, "the other bot")
+}
+
 func TestBotsLongPollNotWokenByAnotherBot(t *testing.T) {
 	tokens := botTokens(2)
 	e := newBotsEnv(t, tokens)

@@ -339,7 +339,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	result, aerr := call(ctx, b, canonical, known, params, files, perr)
+	result, aerr := call(ctx, b, token, canonical, known, params, files, perr)
 	if aerr == errNoAnswer {
 		return
 	}
@@ -354,10 +354,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status = writeResult(w, result)
 }
 
-// call handles a request to bot b (nil for an unknown token) whose fault
-// injection is done.
-func call(ctx context.Context, b *Bot, method string, known bool, p params, files map[string]Upload, perr *apiError) (any, *apiError) {
-	if !b.live() {
+// call handles a request made with token to bot b (nil for an unknown
+// token) whose fault injection is done.
+func call(ctx context.Context, b *Bot, token, method string, known bool, p params, files map[string]Upload, perr *apiError) (any, *apiError) {
+	if !b.liveAs(token) {
 		return nil, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"}
 	}
 	if !known {

@@ -189,7 +189,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := s.BotFor(token)
-	if !b.live() {
+	if !b.liveAs(token) {
 		writeError(w, &apiError{Code: http.StatusUnauthorized, Description: "Unauthorized"})
 		return
 	}
