@@ -199,11 +199,14 @@ func TestReloadOneBot(t *testing.T) {
 	assert.Equal(t, 0, p.stop(30*time.Second))
 }
 
-// TestReloadRestartsARevokedBotWithItsNewToken: a bot stopped by Telegram's
-// 401 stays stopped (readiness says why) until a reload gives it a new
-// token; it then polls again with that token, and the process is ready.
+// TestReloadRestartsARevokedBotWithItsNewToken: a bot whose token was
+// replaced in @BotFather (the old one answers 401) stops, and stays stopped
+// (readiness says why) until a reload gives it the new token; it then
+// polls again with it, from its own spool and offset (same bot id), and
+// the process is ready.
 func TestReloadRestartsARevokedBotWithItsNewToken(t *testing.T) {
-	fake, apiURL := newFakeWith(t, fakeapi.Config{Tokens: []string{moreTokens[0], fourthToken}})
+	const renewed = "223456789:AAE-second_RENEWED-token-do-not-log"
+	fake, apiURL := newFakeWith(t, fakeapi.Config{Tokens: []string{moreTokens[0]}})
 	shopApp, newsApp := newApp(t, nil), newApp(t, nil)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "asgigram.yaml")
@@ -217,23 +220,27 @@ func TestReloadRestartsARevokedBotWithItsNewToken(t *testing.T) {
 	p := start(t, []string{"--config", conf})
 	base := p.baseURL()
 	t.Cleanup(func() {
-		for _, tok := range []string{moreTokens[0], fourthToken} {
+		for _, tok := range []string{moreTokens[0], renewed} {
 			assert.NotContains(t, p.out.String(), tok, "a bot token leaked into the output")
 		}
 	})
+	news := fake.BotFor(moreTokens[0])
+	const chat = 6500000001
+	news.AddUpdate("message", textMessage(chat, chat, 1, "before"))
+	eventually(t, 20*time.Second, func() bool { return newsApp.texts()["before"] == 1 }, "news delivers")
 	eventually(t, 20*time.Second, func() bool { s, _ := get(t, base+"/readyz"); return s == 200 }, "both bots ready")
 
-	fake.BotFor(moreTokens[0]).RevokeToken()
+	news.NewToken(renewed)
 	eventually(t, 20*time.Second, func() bool { return strings.Contains(p.out.String(), "this bot stopped") }, "news stops")
 	s, body := get(t, base+"/readyz?bot=news")
 	assert.Equal(t, 503, s, body)
 
-	write(fourthToken)
+	write(renewed)
 	p.hup(1, "reloaded the configuration")
 	assert.Contains(t, p.out.String(), `restarted=news unchanged=shop`)
-	const chat = 6500000001
-	fake.BotFor(fourthToken).AddUpdate("message", textMessage(chat, chat, 1, "back"))
+	news.AddUpdate("message", textMessage(chat, chat, 2, "back"))
 	eventually(t, 20*time.Second, func() bool { return newsApp.texts()["back"] == 1 }, "news delivers with its new token")
+	assert.Equal(t, map[string]int{"before": 1, "back": 1}, newsApp.texts(), "each update once")
 	eventually(t, 20*time.Second, func() bool { s, _ := get(t, base+"/readyz"); return s == 200 }, "ready again")
 	assert.Equal(t, 0, p.stop(30*time.Second))
 }
