@@ -189,6 +189,8 @@ func TestFileEndpoint(t *testing.T) {
 			return telegram.File{}, nil, fmt.Errorf("telegram: getFile: %w", context.DeadlineExceeded)
 		case "down":
 			return telegram.File{}, nil, fmt.Errorf("telegram: download: dial tcp: connection refused")
+		case "stopped":
+			return telegram.File{}, nil, adapter.ErrTokenRejected
 		}
 		return telegram.File{}, nil, adapter.ErrShuttingDown
 	}
@@ -246,6 +248,7 @@ func TestFileEndpoint(t *testing.T) {
 		{"/file/slow", "good", 504, "in time"},
 		{"/file/down", "good", 502, "connection refused"},
 		{"/file/closing", "good", 503, "shutting down"},
+		{"/file/stopped", "good", 502, "rejected this bot's token"},
 		{"/file/" + strings.Repeat("x", 2000), "good", 404, "unknown file_id"},
 	} {
 		t.Run(tt.path[:min(len(tt.path), 20)]+" "+tt.token, func(t *testing.T) {

@@ -55,6 +55,7 @@ func TestSendErrorMapping(t *testing.T) {
 		retryAfter bool
 	}{
 		{"shutting down", adapter.ErrShuttingDown, nil, 503, "shutting down", true},
+		{"token rejected", adapter.ErrTokenRejected, nil, 502, "rejected this bot's token", false},
 		{"deadline before the call", &adapter.CallError{Index: 0, Method: "sendMessage", Err: fmt.Errorf("telegram: sendMessage: %w", context.DeadlineExceeded)}, nil, 503, "send_timeout", true},
 		{"outcome unknown", &adapter.CallError{Index: 1, Method: "sendMessage", Err: fmt.Errorf("telegram: sendMessage: %w: timeout", telegram.ErrOutcomeUnknown)}, []json.RawMessage{ok}, 504, "outcome of sendMessage is unknown", false},
 		{"telegram refuses with retry_after", &adapter.CallError{Index: 0, Method: "sendMessage", Err: &telegram.Error{Method: "sendMessage", Code: 429, Description: "Too Many Requests: retry after 30", RetryAfter: 30}}, nil, 502, "Too Many Requests", false},
@@ -84,6 +85,10 @@ func TestSendErrorMapping(t *testing.T) {
 			if tt.results != nil {
 				assert.JSONEq(t, `[{"message_id":1}]`, string(body["results"]))
 				assert.JSONEq(t, "1", string(body["failed_index"]))
+			}
+			if tt.name == "token rejected" {
+				assert.JSONEq(t, "401", string(body["error_code"]))
+				assert.Empty(t, rec.Header().Get("Retry-After"), "the bot does not come back by itself")
 			}
 			if tt.name == "telegram refuses with retry_after" {
 				assert.JSONEq(t, "30", string(body["retry_after"]))

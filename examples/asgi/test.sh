@@ -48,7 +48,7 @@ for target in echo_app:application echo_app:LegacyApplication echo_app:legacy_ap
   started=true
   serve_dev || started=false
   check "$label: the shim and asgigram dev start" $started
-  if ! $started; then logs; continue; fi
+  if ! $started; then logs; stop_all; continue; fi
 
   check "$label: detected as $style" grep -q "(${style/ /.}" "$tmp/app.log"
   id=$(say 42 hello)
