@@ -8,7 +8,7 @@
 // pollers and with webhooks, allowed_updates filtering). Tests feed it
 // updates with AddUpdate and AddRawUpdate, inspect what the bot did with Calls,
 // Messages, Offset and Pending, and inject failures with Fail, ForbidChat,
-// MigrateChat, SetWebhook and RevokeToken.
+// MigrateChat, SetWebhook, RevokeToken and NewToken.
 //
 // Sent messages are kept per chat (see Messages) with ids that grow per chat
 // from 1, shared with the incoming messages of added updates, so replies,
