@@ -62,6 +62,7 @@ type Metrics struct {
 	idResets    prometheus.Counter
 	typing      *prometheus.CounterVec
 	cbAnswers   *prometheus.CounterVec
+	lifecycle   *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry, without a bot label:
@@ -124,8 +125,12 @@ func (r *Registry) Bot(name string, g Gauges) *Metrics {
 			Name: "asgigram_botapi_rate_limited_total",
 			Help: "429 answers from Telegram that were waited out (retry_after), by method.",
 		}, []string{"method"}),
+		lifecycle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "asgigram_lifecycle_events_total",
+			Help: "Lifecycle events of lifecycle_events POSTed to the application, by event (startup, shutdown, scope_opened, scope_closed) and outcome (ok; failed: not taken, best effort, no dead letter).",
+		}, []string{"event", "outcome"}),
 	}
-	reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited, m.typing, m.cbAnswers)
+	reg.MustRegister(m.updates, m.deliveries, m.deadLetters, m.idResets, m.appLatency, m.replyCalls, m.apiCalls, m.apiDuration, m.rateLimited, m.typing, m.cbAnswers, m.lifecycle)
 	if g.Scopes != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "asgigram_scopes",
@@ -209,6 +214,21 @@ func (m *Metrics) CallbackAnswered(_ string, err error) {
 		return
 	}
 	m.cbAnswers.WithLabelValues("ok").Inc()
+}
+
+// Lifecycle counts a lifecycle event POST (adapter.Options.OnLifecycle),
+// by its event type without the "asgigram." prefix.
+func (m *Metrics) Lifecycle(t adapter.Trace) {
+	event := "other"
+	switch t.Type {
+	case adapter.EventStartup, adapter.EventShutdown, adapter.EventScopeOpened, adapter.EventScopeClosed:
+		event = strings.TrimPrefix(t.Type, "asgigram.")
+	}
+	outcome := "ok"
+	if t.Err != nil {
+		outcome = "failed"
+	}
+	m.lifecycle.WithLabelValues(event, outcome).Inc()
 }
 
 // DeadLetter counts a dead letter (adapter.Options.OnDeadLetter).

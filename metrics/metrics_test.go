@@ -1,11 +1,13 @@
 package metrics_test
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/asgigram/asgigram/adapter"
 	"github.com/asgigram/asgigram/metrics"
 	"github.com/asgigram/asgigram/telegram"
 )
@@ -90,5 +92,27 @@ func TestBotLabel(t *testing.T) {
 	}
 	if strings.Contains(scrape(t, metrics.New(metrics.Gauges{})), `bot="`) {
 		t.Error("a process of one unnamed bot has a bot label")
+	}
+}
+
+// TestLifecycleEvents: lifecycle POSTs are counted by event (without the
+// "asgigram." prefix) and outcome; an event type asgigram does not send
+// is "other".
+func TestLifecycleEvents(t *testing.T) {
+	m := metrics.New(metrics.Gauges{})
+	m.Lifecycle(adapter.Trace{Type: adapter.EventStartup, Err: errors.New("503")})
+	m.Lifecycle(adapter.Trace{Type: adapter.EventStartup, Status: 204})
+	m.Lifecycle(adapter.Trace{Type: adapter.EventScopeClosed, Status: 200})
+	m.Lifecycle(adapter.Trace{Type: "asgigram.something_new", Status: 200})
+	text := scrape(t, m)
+	for _, want := range []string{
+		`asgigram_lifecycle_events_total{event="startup",outcome="failed"} 1`,
+		`asgigram_lifecycle_events_total{event="startup",outcome="ok"} 1`,
+		`asgigram_lifecycle_events_total{event="scope_closed",outcome="ok"} 1`,
+		`asgigram_lifecycle_events_total{event="other",outcome="ok"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
 	}
 }

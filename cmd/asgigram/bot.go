@@ -187,7 +187,7 @@ func (b *bot) wire(w botWiring) {
 		ScopeEventsApp:       scopeEvents,
 		LifecycleApp:         lifecycleApp,
 		StartupTimeout:       cfg.StartupTimeout,
-		OnLifecycle:          w.ro.onLifecycle,
+		OnLifecycle:          both(b.mx.Lifecycle, w.ro.onLifecycle),
 		DeleteWebhookOnStart: cfg.DeleteWebhookOnStart,
 		DropPendingUpdates:   cfg.DropPendingUpdates,
 		Logger:               b.log.With("system", "adapter"),

@@ -208,7 +208,7 @@ func TestLifecycleBotBlockedAndMigrated(t *testing.T) {
 
 // TestLifecycleStartupBlocksDelivery: delivery starts only once the
 // application answered asgigram.startup with a 2xx; it is asked again
-// meanwhile.
+// meanwhile, and /metrics counts each attempt.
 func TestLifecycleStartupBlocksDelivery(t *testing.T) {
 	fake, apiURL := newFake(t)
 	var startups atomic.Int32
@@ -221,10 +221,16 @@ func TestLifecycleStartupBlocksDelivery(t *testing.T) {
 	})
 	const chat = 7500000001
 	fake.AddUpdate("message", textMessage(chat, chat, 1, "waiting"))
-	startLifecycle(t, apiURL, a.srv.URL, "--startup-timeout", "1m")
+	p := startLifecycle(t, apiURL, a.srv.URL, "--startup-timeout", "1m")
 	eventually(t, 10*time.Second, func() bool { return countType(a.received(), "telegram.message") == 1 }, "delivered")
 	assert.Equal(t, []string{"asgigram.startup", "asgigram.startup", "asgigram.startup", "asgigram.scope_opened", "telegram.message"},
 		types(a.received()))
+	// Each POST is counted, by event and outcome.
+	eventually(t, 10*time.Second, func() bool {
+		return metricValue(t, p, `asgigram_lifecycle_events_total{event="scope_opened",outcome="ok"}`) == 1
+	}, "scope_opened counted")
+	assert.Equal(t, float64(2), metricValue(t, p, `asgigram_lifecycle_events_total{event="startup",outcome="failed"}`))
+	assert.Equal(t, float64(1), metricValue(t, p, `asgigram_lifecycle_events_total{event="startup",outcome="ok"}`))
 	ids := map[string]bool{}
 	for _, ev := range a.received()[:3] {
 		ids[ev.Header.Get("webhook-id")] = true
