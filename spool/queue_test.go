@@ -248,7 +248,10 @@ func TestFailedAppendLosesNothing(t *testing.T) {
 	const n, chats = 30, 3
 	api := fakeWithMessages(t, n, chats)
 	dir := t.TempDir()
-	first := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n}
+	// The batch is delivered while it is being stored, so the first run's
+	// app may see all n before the failed Append stops the adapter; runQueue
+	// would then stop it first, cleanly. It waits for Run to end instead.
+	first := &recordingApp{byScope: map[string][]int64{}, all: make(chan struct{}), want: n + 1}
 	sp := &hookedSpool{Spool: open(t, dir), beforeAppend: func(int) error { return errors.New("disk full") }}
 	require.ErrorContains(t, runQueue(t, sp, first, api), "disk full")
 	require.NoError(t, sp.Close())
