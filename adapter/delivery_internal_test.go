@@ -313,6 +313,13 @@ func (s *fakeSpool) stored() []int64 {
 	return out
 }
 
+// Len returns the number of updates stored.
+func (s *fakeSpool) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.items)
+}
+
 func (s *fakeSpool) removedSeqs() []uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

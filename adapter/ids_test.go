@@ -23,101 +23,18 @@ import (
 	"github.com/asgigram/asgigram/telegram/fakeapi"
 )
 
-// memSpool is an in-memory adapter.Spool with the interface's promises
-// (idempotency per epoch and update_id, a saved position), so that the
-// disk delivery is tested here without a disk.
-type memSpool struct {
-	*adapter.MemoryDeadLetters
-	mu    sync.Mutex
-	pos   adapter.Position
-	seq   uint64
-	items map[uint64]adapter.Update
-}
+// memSpool is the in-memory Spool of the delivery tests (fakeSpool in
+// delivery_internal_test.go), with the interface's promises (idempotency
+// per epoch and update_id, a saved position), so that the disk delivery is
+// tested here without a disk.
+type memSpool = adapter.FakeSpool
 
+func newMemSpool() *memSpool { return adapter.NewFakeSpool() }
+
+// idKey is an update's identity: its epoch and update_id.
 type idKey struct {
 	epoch uint32
 	id    int64
-}
-
-func newMemSpool() *memSpool {
-	return &memSpool{MemoryDeadLetters: adapter.NewMemoryDeadLetters(100), items: map[uint64]adapter.Update{}}
-}
-
-func (s *memSpool) Position() (adapter.Position, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pos, nil
-}
-
-func (s *memSpool) Append(ups []adapter.Update, next adapter.Position) ([]uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	stored := map[idKey]bool{}
-	for _, u := range s.items {
-		stored[idKey{u.Epoch, u.ID}] = true
-	}
-	seqs := make([]uint64, len(ups))
-	for i, u := range ups {
-		if k := (idKey{u.Epoch, u.ID}); !stored[k] {
-			stored[k] = true
-			s.seq++
-			s.items[s.seq] = u
-			seqs[i] = s.seq
-		}
-	}
-	if next.Offset > 0 {
-		s.pos = next
-	}
-	return seqs, nil
-}
-
-func (s *memSpool) Requeue(u adapter.Update) (uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	s.items[s.seq] = u
-	return s.seq, nil
-}
-
-func (s *memSpool) Get(seq uint64) (adapter.Update, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.items[seq], nil
-}
-
-func (s *memSpool) Scan(fn func(uint64, adapter.Update) error) error {
-	s.mu.Lock()
-	seqs := make([]uint64, 0, len(s.items))
-	for seq := range s.items {
-		seqs = append(seqs, seq)
-	}
-	s.mu.Unlock()
-	slices.Sort(seqs)
-	for _, seq := range seqs {
-		u, _ := s.Get(seq)
-		if err := fn(seq, u); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Check: an in-memory spool can always store.
-func (s *memSpool) Check() error { return nil }
-
-func (s *memSpool) Remove(seqs []uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, seq := range seqs {
-		delete(s.items, seq)
-	}
-	return nil
-}
-
-func (s *memSpool) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.items)
 }
 
 // epochApp records every delivery's update_id, update_epoch and webhook-id.

@@ -356,9 +356,12 @@ func textMessage(chatID, userID int64, messageID int, text string) map[string]an
 }
 
 // sentTexts returns the texts the bot sent to chatID, in order.
-func sentTexts(fake *fakeapi.Server, chatID int64) []string {
+func sentTexts(fake *fakeapi.Server, chatID int64) []string { return textsOf(fake.Messages(chatID)) }
+
+// textsOf returns the texts of messages, in order.
+func textsOf(messages []json.RawMessage) []string {
 	var out []string
-	for _, m := range fake.Messages(chatID) {
+	for _, m := range messages {
 		var v struct {
 			Text string `json:"text"`
 		}

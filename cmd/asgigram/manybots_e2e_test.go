@@ -266,17 +266,7 @@ func TestSeveralBotsEachWithItsApp(t *testing.T) {
 }
 
 // botTexts returns the texts a fake bot sent to chatID, in order.
-func botTexts(b *fakeapi.Bot, chatID int64) []string {
-	var out []string
-	for _, m := range b.Messages(chatID) {
-		var v struct {
-			Text string `json:"text"`
-		}
-		_ = json.Unmarshal(m, &v)
-		out = append(out, v.Text)
-	}
-	return out
-}
+func botTexts(b *fakeapi.Bot, chatID int64) []string { return textsOf(b.Messages(chatID)) }
 
 // TestRevokedTokenStopsOneBot: Telegram rejecting one bot's token stops
 // that bot alone (an ERROR line names it, readiness says why, its /send
